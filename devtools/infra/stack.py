@@ -1,0 +1,100 @@
+"""The whole embedded stack: the components in start order, and the services `make up` runs."""
+
+from __future__ import annotations
+
+import json
+import sys
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any
+
+from devtools.infra.components import ClickHouse, Component, Kafka, Postgres, StripeEmulator
+from libs.common.settings import InfraSettings
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """A service that `make up` runs in the foreground, and how to ask it if it is healthy."""
+
+    name: str
+    argv: list[str]
+    health_url: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def components(settings: InfraSettings) -> list[Component]:
+    return [
+        Kafka(settings.var_dir, settings.embedded_kafka_port),
+        Postgres(settings.var_dir, settings.embedded_postgres_port),
+        ClickHouse(settings.var_dir, 0),
+        StripeEmulator(settings.var_dir, settings.stripe_emulator_port),
+    ]
+
+
+def services(settings: InfraSettings) -> list[ServiceSpec]:
+    """Services join this list as their issues land."""
+    del settings
+    return []
+
+
+def service_env(settings: InfraSettings) -> dict[str, str]:
+    """What every service started by `make up` is told about the embedded infrastructure."""
+    by_name = {c.name: c for c in components(settings)}
+    return {
+        "KAFKA_BOOTSTRAP_SERVERS": by_name["kafka"].url(),
+        "DATABASE_URL": by_name["postgres"].url(),
+        "CLICKHOUSE_DSN": by_name["clickhouse"].url(),
+        "STRIPE_API_BASE": by_name["stripe-emulator"].url(),
+        "VAR_DIR": str(settings.var_dir.resolve()),
+    }
+
+
+def up(settings: InfraSettings, out: Any = sys.stdout) -> None:
+    for component in components(settings):
+        outcome = component.up(settings.infra_start_timeout_s)
+        print(f"{component.name:<16} {outcome:<8} {component.url()}", file=out, flush=True)
+
+
+def down(settings: InfraSettings, out: Any = sys.stdout) -> None:
+    for component in reversed(components(settings)):
+        stopped = component.down()
+        print(f"{component.name:<16} {'stopped' if stopped else 'not running'}", file=out)
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as resp:  # noqa: S310 - loopback only
+            return bool(resp.status == 200)
+    except OSError:
+        return False
+
+
+def status(settings: InfraSettings) -> dict[str, Any]:
+    """One JSON-able object: each component and service, where it is and whether it answers."""
+    report: dict[str, Any] = {"components": {}, "services": {}}
+    for component in components(settings):
+        report["components"][component.name] = {
+            "url": component.url(),
+            "healthy": component.healthy(),
+        }
+    for spec in services(settings):
+        report["services"][spec.name] = {
+            "url": spec.health_url,
+            "healthy": bool(spec.health_url and _http_ok(spec.health_url)),
+        }
+    report["healthy"] = all(
+        entry["healthy"] for group in ("components", "services") for entry in report[group].values()
+    )
+    return report
+
+
+def print_status(settings: InfraSettings, as_json: bool, out: Any = sys.stdout) -> bool:
+    report = status(settings)
+    if as_json:
+        print(json.dumps(report, indent=2), file=out)
+        return bool(report["healthy"])
+    for group in ("components", "services"):
+        for name, entry in report[group].items():
+            mark = "healthy" if entry["healthy"] else "DOWN"
+            print(f"{name:<16} {mark:<8} {entry['url']}", file=out)
+    return bool(report["healthy"])

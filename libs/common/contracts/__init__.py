@@ -1,0 +1,1 @@
+"""Message contracts: one module per topic, all wrapped in `envelope.Envelope`."""

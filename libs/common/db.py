@@ -1,0 +1,39 @@
+"""PostgreSQL through asyncpg: one pool per process, migrations applied in order at start."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+
+
+async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size)
+    if pool is None:  # asyncpg types it as optional
+        raise RuntimeError("asyncpg returned no pool")
+    return pool
+
+
+async def migrate(pool: asyncpg.Pool, name: str, statements: Sequence[str]) -> None:
+    """Apply a service's schema statements once, under an advisory lock so that several
+    workers starting together do not race each other."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", name)
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " service text NOT NULL, step int NOT NULL, applied_at timestamptz DEFAULT now(),"
+            " PRIMARY KEY (service, step))"
+        )
+        done = {
+            row["step"]
+            for row in await conn.fetch(
+                "SELECT step FROM schema_migrations WHERE service = $1", name
+            )
+        }
+        for step, statement in enumerate(statements):
+            if step in done:
+                continue
+            await conn.execute(statement)
+            await conn.execute(
+                "INSERT INTO schema_migrations (service, step) VALUES ($1, $2)", name, step
+            )

@@ -1,0 +1,132 @@
+"""A consumer that commits an offset only after its handler has finished with the record.
+
+Processing is at-least-once: a crash between handling and committing replays the record, so
+handlers must be idempotent (they are: effects are keyed by Stripe event id, command id or
+an idempotency key). A record no retry can fix goes to the topic's DLQ with the reason and
+the partition keeps moving; any other failure is retried with backoff, never skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+import confluent_kafka
+
+from libs.common.contracts.envelope import ContractError
+from libs.common.kafka.producer import KafkaProducer
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[confluent_kafka.Message], Awaitable[None]]
+
+
+class PermanentError(Exception):
+    """Raised by a handler for a record that will never succeed; it goes to the DLQ."""
+
+
+def dlq_headers(msg: confluent_kafka.Message, reason: str) -> dict[str, str]:
+    return {
+        "dlq.reason": reason[:2000],
+        "dlq.topic": msg.topic() or "",
+        "dlq.partition": str(msg.partition()),
+        "dlq.offset": str(msg.offset()),
+        "dlq.failed_at": datetime.now(UTC).isoformat(),
+    }
+
+
+class KafkaConsumer:
+    """Poll in a worker thread, handle on the event loop, commit what was handled."""
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        *,
+        group_id: str,
+        topics: list[str],
+        client_id: str,
+        dlq_producer: KafkaProducer,
+        dlq_for: Callable[[str], str],
+        batch_size: int = 200,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        config: dict[str, Any] = {
+            "bootstrap.servers": bootstrap_servers,
+            "group.id": group_id,
+            "client.id": client_id,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "session.timeout.ms": 6000,
+            "heartbeat.interval.ms": 1000,
+        }
+        config.update(extra or {})
+        self._consumer = confluent_kafka.Consumer(config)
+        self._topics = topics
+        self._dlq_producer = dlq_producer
+        self._dlq_for = dlq_for
+        self._batch_size = batch_size
+        # librdkafka's consumer is not thread-safe: every call goes through this one thread.
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{client_id}-poll")
+
+    async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
+
+    async def run(self, handler: Handler, stop: asyncio.Event) -> None:
+        """Consume until `stop` is set; then commit what was handled and leave the group."""
+        await self._call(self._consumer.subscribe, self._topics)
+        try:
+            while not stop.is_set():
+                batch = await self._call(self._consumer.consume, self._batch_size, 0.2)
+                handled = []
+                for msg in batch:
+                    if msg.error():
+                        log.warning("consumer error: %s", msg.error())
+                        continue
+                    await self._handle(msg, handler)
+                    handled.append(msg)
+                if handled:
+                    await self._commit(handled)
+        finally:
+            await self._call(self._consumer.close)
+            self._thread.shutdown(wait=False)
+
+    async def _handle(self, msg: confluent_kafka.Message, handler: Handler) -> None:
+        delay = 0.1
+        while True:
+            try:
+                await handler(msg)
+                return
+            except (ContractError, PermanentError) as exc:
+                await self.dead_letter(msg, str(exc))
+                return
+            except Exception:
+                log.exception(
+                    "handler failed; retrying in %.1fs (topic=%s partition=%s offset=%s)",
+                    delay,
+                    msg.topic(),
+                    msg.partition(),
+                    msg.offset(),
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def dead_letter(self, msg: confluent_kafka.Message, reason: str) -> None:
+        topic = msg.topic() or ""
+        log.error("to DLQ: %s (topic=%s offset=%s)", reason, topic, msg.offset())
+        await self._dlq_producer.send(
+            self._dlq_for(topic), msg.value(), key=msg.key(), headers=dlq_headers(msg, reason)
+        )
+
+    async def _commit(self, handled: list[confluent_kafka.Message]) -> None:
+        latest: dict[tuple[str, int], int] = {}
+        for msg in handled:
+            latest[(msg.topic() or "", msg.partition() or 0)] = msg.offset() or 0
+        offsets = [
+            confluent_kafka.TopicPartition(topic, partition, offset + 1)
+            for (topic, partition), offset in latest.items()
+        ]
+        await self._call(lambda: self._consumer.commit(offsets=offsets, asynchronous=False))

@@ -1,0 +1,126 @@
+"""An idempotent producer whose `send` completes when the broker has the record.
+
+`enable.idempotence` with `acks=all` means a retried send never duplicates a record and a
+completed send is on every in-sync replica: the promise ingest makes to Stripe rests on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import confluent_kafka
+
+
+class DeliveryError(RuntimeError):
+    """The broker did not take the record (unreachable, timed out, or refused it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    topic: str
+    partition: int
+    offset: int
+
+
+def _encode_key(key: str | bytes | None) -> bytes | None:
+    if key is None or isinstance(key, bytes):
+        return key
+    return key.encode()
+
+
+class KafkaProducer:
+    """One confluent-kafka producer shared by a process, polled by a background thread."""
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        *,
+        client_id: str,
+        delivery_timeout_ms: int = 30_000,
+        linger_ms: int = 2,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        config: dict[str, Any] = {
+            "bootstrap.servers": bootstrap_servers,
+            "client.id": client_id,
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": linger_ms,
+            "delivery.timeout.ms": delivery_timeout_ms,
+            "request.timeout.ms": min(delivery_timeout_ms, 30_000),
+            "socket.connection.setup.timeout.ms": min(delivery_timeout_ms, 10_000),
+        }
+        config.update(extra or {})
+        self._producer = confluent_kafka.Producer(config)
+        self._closed = threading.Event()
+        self._poller = threading.Thread(target=self._poll_forever, name=f"{client_id}-poll")
+        self._poller.daemon = True
+        self._poller.start()
+
+    def _poll_forever(self) -> None:
+        # Delivery reports are only served by poll(); a thread keeps them flowing while the
+        # event loop is busy, and hands each one back to the loop that is waiting for it.
+        while not self._closed.is_set():
+            self._producer.poll(0.05)
+
+    async def send(
+        self,
+        topic: str,
+        value: bytes | None,
+        *,
+        key: str | bytes | None = None,
+        headers: Mapping[str, str | bytes] | None = None,
+    ) -> Delivered:
+        """Produce one record and wait for its delivery report."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Delivered] = loop.create_future()
+
+        def on_delivery(
+            err: confluent_kafka.KafkaError | None, msg: confluent_kafka.Message
+        ) -> None:
+            loop.call_soon_threadsafe(_settle, future, err, msg)
+
+        header_list: list[tuple[str, str | bytes | None]] | None = (
+            list(headers.items()) if headers else None
+        )
+        while True:
+            try:
+                self._producer.produce(
+                    topic, value, _encode_key(key), on_delivery=on_delivery, headers=header_list
+                )
+                break
+            except BufferError:
+                # Local queue is full: back-pressure instead of failing the caller.
+                await asyncio.sleep(0.01)
+        return await future
+
+    def flush(self, timeout: float = 10.0) -> int:
+        """Wait for outstanding records; returns how many are still undelivered."""
+        return int(self._producer.flush(timeout))
+
+    def close(self, timeout: float = 10.0) -> None:
+        self.flush(timeout)
+        self._closed.set()
+        self._poller.join(timeout=2)
+
+    def list_topics(self, timeout: float = 2.0) -> set[str]:
+        """Ask the broker for metadata; raises when it cannot be reached in time."""
+        metadata = self._producer.list_topics(timeout=timeout)
+        return set(metadata.topics)
+
+
+def _settle(
+    future: asyncio.Future[Delivered],
+    err: confluent_kafka.KafkaError | None,
+    msg: confluent_kafka.Message,
+) -> None:
+    if future.done():
+        return
+    if err is not None:
+        future.set_exception(DeliveryError(str(err)))
+        return
+    future.set_result(Delivered(msg.topic() or "", msg.partition() or 0, msg.offset() or 0))

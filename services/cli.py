@@ -1,0 +1,68 @@
+"""The `payments` command: embedded infrastructure, the whole system, and each service."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from devtools.infra.process import InfraError
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _infra(args: argparse.Namespace) -> int:
+    from devtools.infra import stack
+    from libs.common.settings import InfraSettings
+
+    settings = InfraSettings()
+    if args.action == "up":
+        stack.up(settings)
+    else:
+        stack.down(settings)
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from devtools.infra import stack
+    from libs.common.settings import InfraSettings
+
+    return 0 if stack.print_status(InfraSettings(), as_json=args.json) else 1
+
+
+def _up(args: argparse.Namespace) -> int:
+    from devtools.infra import supervisor
+    from libs.common.settings import InfraSettings
+
+    return supervisor.run(InfraSettings())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="payments", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    infra = sub.add_parser("infra", help="start or stop the embedded infrastructure")
+    infra.add_argument("action", choices=["up", "down"])
+    infra.set_defaults(run=_infra)
+
+    status = sub.add_parser("status", help="where each component listens and whether it answers")
+    status.add_argument("--json", action="store_true", help="one JSON object, for scripts")
+    status.set_defaults(run=_status)
+
+    up = sub.add_parser("up", help="infrastructure plus every service, in the foreground")
+    up.set_defaults(run=_up)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    run: Command = args.run
+    try:
+        return run(args)
+    except InfraError as exc:
+        print(f"payments: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Fixtures' building blocks: embedded processes or containers behind one interface."""
