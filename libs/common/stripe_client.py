@@ -16,9 +16,15 @@ from libs.common.settings import CommonSettings
 STRIPE_API_VERSION = "2026-10-28.endive"
 
 
-def make_client(settings: CommonSettings, *, max_network_retries: int = 2) -> stripe.StripeClient:
+def make_client(
+    settings: CommonSettings,
+    *,
+    max_network_retries: int = 2,
+    asynchronous: bool = False,
+    timeout_s: float = 30.0,
+) -> stripe.StripeClient:
     """Build the client; `max_network_retries` is safe because every mutating call we make
-    carries an idempotency key."""
+    carries an idempotency key. Services call the `*_async` methods, served by aiohttp."""
     base = settings.stripe_base_url()
     addresses: BaseAddresses | None = None
     if base is not None:
@@ -28,4 +34,5 @@ def make_client(settings: CommonSettings, *, max_network_retries: int = 2) -> st
         stripe_version=STRIPE_API_VERSION,
         base_addresses=addresses,
         max_network_retries=max_network_retries,
+        http_client=stripe.AIOHTTPClient(timeout=timeout_s) if asynchronous else None,
     )
