@@ -1,0 +1,1 @@
+"""Orders service: the order aggregate, its timeline, payments through Stripe, and fees."""

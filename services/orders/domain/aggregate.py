@@ -1,0 +1,184 @@
+"""The domain's entry points for the handlers: apply a command, a Stripe event or an API fact.
+
+Each returns the new state and the facts to publish on `orders.events`, with
+`from_status`/`to_status` filled in as the fact left the order. A duplicate gives no facts.
+Two facts are derived here rather than stored: `OrderRefunded` when refunds reach the
+captured amount, and the `OrderFulfilled` of a manually captured order once the capture it
+asked for arrives (the fold itself moves such an order from created to fulfilled).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter
+
+from libs.common.contracts.orders_commands import Actor, OrderCommandBase
+from libs.common.contracts.orders_events import (
+    Cause,
+    CheckoutSessionCreated,
+    OrderEvent,
+    OrderFact,
+    OrderFulfilled,
+    OrderRefunded,
+    PaymentIntentCreated,
+    ProcessingFeeRecorded,
+)
+from libs.common.contracts.stripe_events import StripeEventReceived
+from services.orders.domain.decide import decide, rejected
+from services.orders.domain.errors import DomainError, UnknownOrder
+from services.orders.domain.evolve import NOT_STORED, evolve, fold, sort_key
+from services.orders.domain.state import Order
+from services.orders.domain.stripe_facts import translate
+
+Outcome = tuple[Order | None, list[OrderFact]]
+
+
+def handle_command(state: Order | None, command: OrderCommandBase) -> Outcome:
+    """Decide and apply a command; a refusal becomes a published `CommandRejected`."""
+    try:
+        facts = decide(state, command)
+    except DomainError as error:
+        return state, [rejected(command, error, command.issued_at)]
+    if not facts:
+        return state, []
+    return apply_facts(state, facts)
+
+
+def handle_stripe_event(state: Order | None, received: StripeEventReceived) -> Outcome:
+    """Apply a Stripe event at most once; raises `UnknownOrder` if the order is not known yet.
+
+    `InvalidStripeEvent` (a `DomainError`) means the event cannot be read: send it to the DLQ.
+    """
+    facts = translate(received.event, order_id=received.order_id)
+    if not facts:
+        return state, []
+    if state is None:
+        raise UnknownOrder(f"order {facts[0].order_id} is not known", order_id=facts[0].order_id)
+    if received.event_id in state.seen:
+        return state, []
+    return apply_facts(state, facts)
+
+
+def apply_facts(state: Order | None, facts: Iterable[OrderFact]) -> Outcome:
+    """Evolve through `facts`; returns what to publish (duplicates left out)."""
+    published: list[OrderFact] = []
+    for fact in facts:
+        after = evolve(state, fact)
+        if after is state and not isinstance(fact, NOT_STORED):
+            continue
+        before_status = state.status if state is not None else None
+        update = {"from_status": before_status, "to_status": after.status}
+        published.append(fact.model_copy(update=update))
+        published.extend(_notices(state, after, fact))
+        state = after
+    return state, published
+
+
+def _notices(before: Order | None, after: Order, fact: OrderFact) -> list[OrderFact]:
+    notices: list[OrderFact] = []
+    pending = after.pending_fulfilment
+    newly_fulfilled = before is not None and before.fulfilled_at is None
+    by_capture = pending is not None and not isinstance(fact, OrderFulfilled)
+    if newly_fulfilled and by_capture and after.fulfilled_at is not None:
+        assert pending is not None
+        notices.append(
+            OrderFulfilled(
+                order_id=after.order_id,
+                cause=pending.cause,
+                actor=pending.actor,
+                occurred_at=after.fulfilled_at,
+                from_status="paid",
+                to_status=after.status,
+            )
+        )
+    if before is not None and before.status != "refunded" and after.status == "refunded":
+        notices.append(
+            OrderRefunded(
+                order_id=after.order_id,
+                cause=fact.cause,
+                actor=fact.actor,
+                occurred_at=fact.occurred_at,
+                currency=after.currency,
+                refunded_total=after.payment.refunded,
+                from_status=before.status,
+                to_status="refunded",
+            )
+        )
+    return notices
+
+
+def _at(stripe_object: Mapping[str, Any]) -> datetime:
+    return datetime.fromtimestamp(int(stripe_object["created"]), UTC)
+
+
+def payment_intent_created(
+    order: Order, intent: Mapping[str, Any], request_id: str, actor: Actor
+) -> PaymentIntentCreated:
+    """The fact for `POST /orders/{id}/payment-intent`, timed by Stripe's clock like its events."""
+    return PaymentIntentCreated(
+        order_id=order.order_id,
+        cause=Cause(kind="api_request", id=request_id),
+        actor=actor,
+        occurred_at=_at(intent),
+        currency=str(intent["currency"]),
+        payment_intent_id=str(intent["id"]),
+        amount=int(intent["amount"]),
+        capture_method="manual" if intent.get("capture_method") == "manual" else "automatic",
+        customer_id=intent.get("customer"),
+    )
+
+
+def checkout_session_created(
+    order: Order, session: Mapping[str, Any], request_id: str, actor: Actor
+) -> CheckoutSessionCreated:
+    """The fact for `POST /orders/{id}/checkout-session`."""
+    intent = session.get("payment_intent")
+    return CheckoutSessionCreated(
+        order_id=order.order_id,
+        cause=Cause(kind="api_request", id=request_id),
+        actor=actor,
+        occurred_at=_at(session),
+        currency=str(session["currency"]),
+        checkout_session_id=str(session["id"]),
+        amount=int(session.get("amount_total") or order.total.amount),
+        url=session.get("url"),
+        payment_intent_id=intent if isinstance(intent, str) else None,
+    )
+
+
+def processing_fee_recorded(
+    order: Order, charge_id: str, transaction: Mapping[str, Any], stripe_event_id: str
+) -> ProcessingFeeRecorded:
+    """Stripe's actual fee, once the handler fetched the charge's balance transaction."""
+    return ProcessingFeeRecorded(
+        order_id=order.order_id,
+        cause=Cause(kind="stripe_event", id=stripe_event_id),
+        actor=Actor(kind="stripe"),
+        occurred_at=_at(transaction),
+        currency=str(transaction["currency"]),
+        charge_id=charge_id,
+        balance_transaction_id=str(transaction["id"]),
+        fee=int(transaction["fee"]),
+    )
+
+
+class OrderSnapshot(BaseModel):
+    """What a Faust table keeps per order: the facts; the state is re-folded on load."""
+
+    order_id: str
+    facts: list[OrderEvent]
+
+
+_SNAPSHOT = TypeAdapter(OrderSnapshot)
+
+
+def snapshot(state: Order) -> bytes:
+    facts: list[OrderEvent] = list(state.facts)  # type: ignore[arg-type]
+    return OrderSnapshot(order_id=state.order_id, facts=facts).model_dump_json().encode()
+
+
+def restore(raw: bytes) -> Order:
+    return fold(sorted(_SNAPSHOT.validate_json(raw).facts, key=sort_key))

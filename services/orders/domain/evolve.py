@@ -1,0 +1,291 @@
+"""`evolve(state, fact) -> state`: apply one fact, whatever order facts arrive in.
+
+Stripe delivers duplicates and out of order, so the order is defined as a fold over its
+facts sorted by a total order (`sort_key`): `OrderCreated` first, then the time the fact
+happened (a Stripe event's `created` second), then the fact type's rank in a payment's real
+lifecycle, then the cause id. A fact already applied (same `fact_key`) changes nothing; a
+fact that sorts after the last one is applied directly; one that sorts earlier is inserted
+and the whole order re-folded (orders have tens of facts, so this stays cheap). Each
+`_apply` function below never refuses a fact: facts happened, so it records them where they
+belong, and cumulative Stripe figures are kept as maxima so an older snapshot never undoes
+a newer one.
+
+Why remembering every applied id is fine: ids are kept per order, and an order receives a
+bounded number of Stripe events and commands in its life (one payment's lifecycle, a few
+refunds, a dispute), typically under fifty.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from functools import singledispatch
+
+from libs.common.contracts.orders_events import (
+    AuthorizationCancelRequested,
+    CaptureRequested,
+    CheckoutSessionCreated,
+    CommandRejected,
+    DisputeClosed,
+    DisputeOpened,
+    OrderCanceled,
+    OrderCompleted,
+    OrderCreated,
+    OrderFact,
+    OrderFulfilled,
+    OrderRefunded,
+    PaymentAuthorized,
+    PaymentCanceled,
+    PaymentCaptured,
+    PaymentFailed,
+    PaymentIntentCreated,
+    PaymentRequiresAuthentication,
+    ProcessingFeeRecorded,
+    ReceiptIssued,
+    RefundRecorded,
+    TransferMade,
+)
+from services.orders.domain import payment_rules as pay
+from services.orders.domain.errors import UnknownOrder
+from services.orders.domain.state import ACTIVE, Dispute, FactKey, Order, PendingFulfilment
+
+RANK: dict[type[OrderFact], int] = {
+    OrderCreated: 0,
+    PaymentIntentCreated: 10,
+    CheckoutSessionCreated: 10,
+    PaymentRequiresAuthentication: 20,
+    PaymentFailed: 30,
+    PaymentAuthorized: 40,
+    CaptureRequested: 45,
+    PaymentCaptured: 50,
+    ProcessingFeeRecorded: 55,
+    PaymentCanceled: 58,
+    OrderFulfilled: 60,
+    OrderCompleted: 70,
+    OrderCanceled: 75,
+    AuthorizationCancelRequested: 76,
+    RefundRecorded: 80,
+    DisputeOpened: 90,
+    DisputeClosed: 95,
+    ReceiptIssued: 100,
+    TransferMade: 100,
+}
+"""Where each fact type sits in a payment's life; breaks ties between facts of one second."""
+
+NOT_STORED: tuple[type[OrderFact], ...] = (CommandRejected, OrderRefunded)
+"""Answers and derived notices: published, never part of the order's own history."""
+
+SortKey = tuple[int, datetime, int, str, str, str]
+
+
+def sort_key(fact: OrderFact) -> SortKey:
+    first = 0 if isinstance(fact, OrderCreated) else 1
+    kind = type(fact).__name__
+    return (first, fact.occurred_at, RANK.get(type(fact), 100), fact.cause.id, kind, _extra(fact))
+
+
+def _extra(fact: OrderFact) -> str:
+    if isinstance(fact, ReceiptIssued):
+        return fact.receipt_id
+    if isinstance(fact, TransferMade):
+        return fact.transfer_id
+    return ""
+
+
+def fact_keys(fact: OrderFact) -> tuple[FactKey, ...]:
+    """Identity of a fact for dedupe; a capture request also stands for its fulfilment."""
+    own = (type(fact).__name__, fact.cause.kind, fact.cause.id, _extra(fact))
+    if isinstance(fact, CaptureRequested):
+        return (own, ("OrderFulfilled", fact.cause.kind, fact.cause.id, ""))
+    return (own,)
+
+
+def evolve(state: Order | None, fact: OrderFact) -> Order:
+    """Apply `fact`; idempotent, and the result does not depend on the order of arrival."""
+    if isinstance(fact, NOT_STORED):
+        if state is None:
+            raise UnknownOrder(f"order {fact.order_id} does not exist", order_id=fact.order_id)
+        return state
+    stored = fact.model_copy(update={"from_status": None, "to_status": None})
+    if state is None:
+        if not isinstance(stored, OrderCreated):
+            raise UnknownOrder(f"order {fact.order_id} does not exist", order_id=fact.order_id)
+        return _record(_start(stored), stored)
+    if any(key in state.keys for key in fact_keys(stored)) or isinstance(stored, OrderCreated):
+        return state
+    if sort_key(stored) >= sort_key(state.facts[-1]):
+        return _record(apply(stored, state), stored)
+    return fold(sorted((*state.facts, stored), key=sort_key))
+
+
+def fold(facts: Iterable[OrderFact]) -> Order:
+    """The order defined by `facts` (already in `sort_key` order, `OrderCreated` first)."""
+    state: Order | None = None
+    for _, _, after in replay(facts):
+        state = after
+    if state is None:
+        raise UnknownOrder("no facts")
+    return state
+
+
+def replay(facts: Iterable[OrderFact]) -> Iterator[tuple[Order | None, OrderFact, Order]]:
+    """Each step of the fold as (before, fact, after): the timeline is written from this."""
+    state: Order | None = None
+    for fact in facts:
+        if state is None:
+            if not isinstance(fact, OrderCreated):
+                raise UnknownOrder(f"order {fact.order_id} has no OrderCreated")
+            after = _record(_start(fact), fact)
+        else:
+            after = _record(apply(fact, state), fact)
+        yield state, fact, after
+        state = after
+
+
+def _record(state: Order, fact: OrderFact) -> Order:
+    return dataclasses.replace(
+        state, facts=(*state.facts, fact), keys=state.keys | set(fact_keys(fact))
+    )
+
+
+def _start(fact: OrderCreated) -> Order:
+    return Order(
+        order_id=fact.order_id,
+        buyer=fact.buyer,
+        currency=fact.currency,
+        items=fact.items,
+        shipping=fact.shipping,
+        capture_method=fact.capture_method,
+        created_at=fact.occurred_at,
+    )
+
+
+def settle(state: Order) -> Order:
+    """A full refund of what was captured ends an active order as `refunded`."""
+    captured, refunded = state.payment.captured, state.payment.refunded
+    if state.status in ACTIVE and captured > 0 and refunded >= captured:
+        return dataclasses.replace(state, status="refunded")
+    return state
+
+
+def _move(state: Order, allowed: tuple[str, ...], target: str, **changes: object) -> Order:
+    """Move to `target` from an allowed status; under a dispute, move the status it returns to."""
+    if state.status in allowed:
+        return dataclasses.replace(state, status=target, **changes)  # type: ignore[arg-type]
+    dispute = state.dispute
+    if state.status == "disputed" and dispute is not None and dispute.status_before in allowed:
+        moved = dataclasses.replace(dispute, status_before=target)  # type: ignore[arg-type]
+        return dataclasses.replace(state, dispute=moved, **changes)  # type: ignore[arg-type]
+    return dataclasses.replace(state, **changes)  # type: ignore[arg-type]
+
+
+@singledispatch
+def apply(fact: OrderFact, state: Order) -> Order:
+    """Facts without an effect on the state (effects requested, receipts, transfers)."""
+    return state
+
+
+@apply.register
+def _(fact: PaymentIntentCreated, state: Order) -> Order:
+    return pay.attempt_started(state, fact.payment_intent_id, None)
+
+
+@apply.register
+def _(fact: CheckoutSessionCreated, state: Order) -> Order:
+    return pay.attempt_started(state, fact.payment_intent_id, fact.checkout_session_id)
+
+
+@apply.register
+def _(fact: PaymentRequiresAuthentication, state: Order) -> Order:
+    return pay.requires_authentication(state, fact)
+
+
+@apply.register
+def _(fact: PaymentFailed, state: Order) -> Order:
+    return pay.failed(state, fact)
+
+
+@apply.register
+def _(fact: PaymentAuthorized, state: Order) -> Order:
+    return pay.authorized(state, fact)
+
+
+@apply.register
+def _(fact: PaymentCanceled, state: Order) -> Order:
+    return pay.canceled(state, fact)
+
+
+@apply.register
+def _(fact: ProcessingFeeRecorded, state: Order) -> Order:
+    return pay.fee(state, fact.charge_id, fact.fee)
+
+
+@apply.register
+def _(fact: PaymentCaptured, state: Order) -> Order:
+    state = pay.captured(state, fact)
+    if state.status == "created":
+        state = dataclasses.replace(state, status="paid")
+        pending = state.pending_fulfilment
+        if pending is not None:
+            state = dataclasses.replace(state, status="fulfilled", fulfilled_at=fact.occurred_at)
+    return settle(state)
+
+
+@apply.register
+def _(fact: CaptureRequested, state: Order) -> Order:
+    pending = PendingFulfilment(cause=fact.cause, actor=fact.actor, requested_at=fact.occurred_at)
+    if state.status == "created" and state.pending_fulfilment is None:
+        return dataclasses.replace(state, pending_fulfilment=pending)
+    return state
+
+
+@apply.register
+def _(fact: OrderFulfilled, state: Order) -> Order:
+    return _move(state, ("paid",), "fulfilled", fulfilled_at=fact.occurred_at)
+
+
+@apply.register
+def _(fact: OrderCompleted, state: Order) -> Order:
+    return _move(state, ("fulfilled",), "completed", completed_at=fact.occurred_at)
+
+
+@apply.register
+def _(fact: OrderCanceled, state: Order) -> Order:
+    changes = {"canceled_at": fact.occurred_at, "cancel_reason": fact.reason}
+    return _move(state, ("created", "paid"), "canceled", **changes)
+
+
+@apply.register
+def _(fact: RefundRecorded, state: Order) -> Order:
+    return settle(pay.refunded(state, fact.charge_id, fact.refunded_total))
+
+
+@apply.register
+def _(fact: DisputeOpened, state: Order) -> Order:
+    if state.dispute is not None and state.dispute.dispute_id == fact.dispute_id:
+        return state
+    before = state.dispute.status_before if state.status == "disputed" and state.dispute else None
+    dispute = Dispute(
+        dispute_id=fact.dispute_id,
+        amount=fact.amount,
+        reason=fact.reason,
+        stripe_status=fact.status,
+        outcome="open",
+        status_before=before or state.status,
+    )
+    return dataclasses.replace(state, status="disputed", dispute=dispute)
+
+
+@apply.register
+def _(fact: DisputeClosed, state: Order) -> Order:
+    opened = state.dispute
+    if opened is None or opened.dispute_id != fact.dispute_id:
+        opening = DisputeOpened.model_validate({**fact.model_dump(), "type": "DisputeOpened"})
+        state = apply(opening, state)
+        opened = state.dispute
+    assert opened is not None
+    closed = dataclasses.replace(opened, outcome=fact.outcome, stripe_status=fact.status)
+    if fact.outcome == "lost":
+        return dataclasses.replace(state, dispute=closed)
+    return settle(dataclasses.replace(state, status=opened.status_before, dispute=closed))

@@ -1,0 +1,135 @@
+"""How payment facts move the payment sub-state; helpers of `evolve`, pure like it.
+
+The rules are chosen so that the fold gives the same answer however Stripe's events were
+delivered: money figures are kept as maxima per PaymentIntent or charge, a captured payment
+never goes back to "requires authentication" or "failed", and an event about an older
+PaymentIntent does not overwrite the status of the one the buyer is paying with now.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from libs.common.contracts.orders_events import (
+    PaymentAuthorized,
+    PaymentCanceled,
+    PaymentCaptured,
+    PaymentFailed,
+    PaymentRequiresAuthentication,
+)
+from services.orders.domain.state import Order, Payment, put_max
+
+_SETTLED = ("authorized", "captured")
+
+
+def _with(state: Order, **changes: object) -> Order:
+    return dataclasses.replace(state, payment=dataclasses.replace(state.payment, **changes))  # type: ignore[arg-type]
+
+
+def _is_current(payment: Payment, intent: str) -> bool:
+    """An attempt's event may set the status unless money is already held by another one."""
+    if intent in payment.canceled_intents:
+        return False
+    if payment.status in _SETTLED:
+        return payment.payment_intent_id == intent and payment.status != "captured"
+    return True
+
+
+def attempt_started(state: Order, intent: str | None, session: str | None) -> Order:
+    """A new PaymentIntent or Checkout Session: a failed or canceled payment may be retried."""
+    payment = state.payment
+    changes: dict[str, object] = {}
+    if intent is not None and payment.status not in _SETTLED:
+        changes["payment_intent_id"] = intent
+    if session is not None:
+        changes["checkout_session_id"] = session
+    retry = intent is None or intent not in payment.canceled_intents
+    if payment.status in ("failed", "canceled") and retry:
+        changes["status"] = "awaiting_payment"
+    return _with(state, **changes)
+
+
+def requires_authentication(state: Order, fact: PaymentRequiresAuthentication) -> Order:
+    if not _is_current(state.payment, fact.payment_intent_id):
+        return state
+    return _with(
+        state,
+        status="requires_authentication",
+        payment_intent_id=fact.payment_intent_id,
+        next_action=fact.next_action,
+    )
+
+
+def failed(state: Order, fact: PaymentFailed) -> Order:
+    payment = state.payment
+    if not _is_current(payment, fact.payment_intent_id):
+        return _with(state, failures=payment.failures + 1)
+    return _with(
+        state,
+        status="failed",
+        payment_intent_id=fact.payment_intent_id,
+        next_action=None,
+        decline_code=fact.decline_code or fact.failure_code,
+        failure_message=fact.message,
+        failures=payment.failures + 1,
+    )
+
+
+def authorized(state: Order, fact: PaymentAuthorized) -> Order:
+    payment = state.payment
+    if not _is_current(payment, fact.payment_intent_id):
+        return state
+    return _with(
+        state,
+        status="authorized",
+        payment_intent_id=fact.payment_intent_id,
+        next_action=None,
+        authorized=max(payment.authorized, fact.amount),
+    )
+
+
+def captured(state: Order, fact: PaymentCaptured) -> Order:
+    payment = state.payment
+    changes: dict[str, object] = {
+        "status": "captured",
+        "payment_intent_id": fact.payment_intent_id,
+        "next_action": None,
+        "captured_by_intent": put_max(
+            payment.captured_by_intent, fact.payment_intent_id, fact.amount
+        ),
+    }
+    if fact.charge_id is not None:
+        changes["charge_id"] = fact.charge_id
+        if fact.processing_fee is not None:
+            changes["fee_by_charge"] = put_max(
+                payment.fee_by_charge, fact.charge_id, fact.processing_fee
+            )
+    return _with(state, **changes)
+
+
+def canceled(state: Order, fact: PaymentCanceled) -> Order:
+    """A canceled hold ends an unpaid order; any other canceled attempt may be retried."""
+    payment = state.payment
+    intents = payment.canceled_intents | {fact.payment_intent_id}
+    if payment.status == "captured" or payment.payment_intent_id not in (
+        None,
+        fact.payment_intent_id,
+    ):
+        return _with(state, canceled_intents=intents)
+    was_held = payment.status == "authorized"
+    state = _with(state, status="canceled", next_action=None, canceled_intents=intents)
+    if was_held and state.status == "created":
+        reason = f"authorization canceled ({fact.cancellation_reason or 'unknown reason'})"
+        return dataclasses.replace(
+            state, status="canceled", canceled_at=fact.occurred_at, cancel_reason=reason
+        )
+    return state
+
+
+def fee(state: Order, charge_id: str, amount: int) -> Order:
+    return _with(state, fee_by_charge=put_max(state.payment.fee_by_charge, charge_id, amount))
+
+
+def refunded(state: Order, charge_id: str, refunded_total: int) -> Order:
+    table = put_max(state.payment.refunded_by_charge, charge_id, refunded_total)
+    return _with(state, refunded_by_charge=table)

@@ -1,0 +1,257 @@
+"""Pure translation of a Stripe event (Stripe's own JSON shape) into order facts.
+
+One function per Stripe event type, registered in `HANDLERS` against Stripe's type string;
+types not listed give no facts (acknowledged, never an error). Every fact carries the
+event's `created` second as `occurred_at` (the sort key that makes the order independent of
+delivery order), the event id as cause, and an actor: our API when the event's
+`request.idempotency_key` is one of ours, Stripe itself when there was no request, else the
+buyer (payment confirmations come from the browser) or an operator (dashboard actions).
+Snapshots' cumulative figures (`amount_received`, `amount_captured`, `amount_refunded`)
+are passed on as such; `evolve` keeps their maxima.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from libs.common.contracts.orders_commands import Actor
+from libs.common.contracts.orders_events import (
+    Cause,
+    DisputeClosed,
+    DisputeOpened,
+    OrderFact,
+    PaymentAuthorized,
+    PaymentCanceled,
+    PaymentCaptured,
+    PaymentFailed,
+    PaymentRequiresAuthentication,
+    RefundRecorded,
+)
+from services.orders.domain.errors import InvalidStripeEvent
+from services.orders.domain.idempotency import is_ours
+
+Obj = Mapping[str, Any]
+Base = dict[str, Any]
+Translator = Callable[[Obj, Base], list[OrderFact]]
+
+BUYER_DRIVEN = frozenset(
+    {
+        "payment_intent.succeeded",
+        "payment_intent.payment_failed",
+        "payment_intent.requires_action",
+        "payment_intent.amount_capturable_updated",
+        "checkout.session.completed",
+        "charge.succeeded",
+    }
+)
+
+
+def translate(event: Mapping[str, Any], *, order_id: str | None = None) -> list[OrderFact]:
+    """The facts a Stripe event states about order `order_id` (else its metadata's)."""
+    handler = HANDLERS.get(str(event.get("type", "")))
+    if handler is None:
+        return []
+    try:
+        obj: Obj = event["data"]["object"]
+        order = order_id or (obj.get("metadata") or {}).get("order_id")
+        if not order:
+            return []
+        base: Base = {
+            "order_id": order,
+            "cause": Cause(kind="stripe_event", id=event["id"]),
+            "actor": actor_of(event),
+            "occurred_at": datetime.fromtimestamp(int(event["created"]), UTC),
+            "_previous": event["data"].get("previous_attributes") or {},
+        }
+        return handler(obj, base)
+    except (KeyError, TypeError, ValueError, ValidationError) as exc:
+        raise InvalidStripeEvent(f"unreadable {event.get('type')} event: {exc}") from exc
+
+
+def actor_of(event: Mapping[str, Any]) -> Actor:
+    request = event.get("request") or {}
+    if isinstance(request, str):
+        request = {"id": request}
+    if not request.get("id"):
+        return Actor(kind="stripe")
+    if is_ours(request.get("idempotency_key")):
+        return Actor(kind="api", id=request.get("id"))
+    kind = "buyer" if event.get("type") in BUYER_DRIVEN else "operator"
+    return Actor(kind=kind, id=request.get("id"))
+
+
+def _id(value: Any) -> str | None:
+    """An expandable field: the id whether Stripe sent the id or the expanded object."""
+    if isinstance(value, Mapping):
+        return str(value["id"])
+    return str(value) if value else None
+
+
+def _fee(charge: Any) -> tuple[int | None, str | None]:
+    """Stripe's fee when the charge's balance transaction came expanded, else unknown."""
+    if not isinstance(charge, Mapping):
+        return None, None
+    transaction = charge.get("balance_transaction")
+    if isinstance(transaction, Mapping) and transaction.get("fee") is not None:
+        return int(transaction["fee"]), str(transaction["id"])
+    return None, _id(transaction)
+
+
+def _fields(base: Base) -> Base:
+    return {k: v for k, v in base.items() if not k.startswith("_")}
+
+
+def _requires_action(pi: Obj, base: Base) -> list[OrderFact]:
+    action = pi.get("next_action")
+    return [
+        PaymentRequiresAuthentication(
+            **_fields(base),
+            payment_intent_id=pi["id"],
+            next_action=dict(action) if action else None,
+        )
+    ]
+
+
+def _payment_failed(pi: Obj, base: Base) -> list[OrderFact]:
+    error = pi.get("last_payment_error") or {}
+    fact = PaymentFailed(
+        **_fields(base),
+        payment_intent_id=pi["id"],
+        charge_id=_id(error.get("charge")),
+        decline_code=error.get("decline_code"),
+        failure_code=error.get("code"),
+        message=str(error.get("message") or "")[:2000],
+    )
+    return [fact]
+
+
+def _succeeded(pi: Obj, base: Base) -> list[OrderFact]:
+    charge = pi.get("latest_charge")
+    fee, transaction = _fee(charge)
+    fact = PaymentCaptured(
+        **_fields(base),
+        currency=pi["currency"],
+        payment_intent_id=pi["id"],
+        charge_id=_id(charge),
+        amount=int(pi.get("amount_received") or pi["amount"]),
+        processing_fee=fee,
+        balance_transaction_id=transaction,
+    )
+    return [fact]
+
+
+def _capturable(pi: Obj, base: Base) -> list[OrderFact]:
+    amount = int(pi.get("amount_capturable") or 0)
+    if amount == 0:
+        return []
+    return [
+        PaymentAuthorized(
+            **_fields(base), currency=pi["currency"], payment_intent_id=pi["id"], amount=amount
+        )
+    ]
+
+
+def _canceled(pi: Obj, base: Base) -> list[OrderFact]:
+    reason = pi.get("cancellation_reason")
+    return [
+        PaymentCanceled(**_fields(base), payment_intent_id=pi["id"], cancellation_reason=reason)
+    ]
+
+
+def _session_completed(session: Obj, base: Base) -> list[OrderFact]:
+    if session.get("payment_status") != "paid":
+        return []
+    intent = _id(session.get("payment_intent")) or str(session["id"])
+    fact = PaymentCaptured(
+        **_fields(base),
+        currency=session["currency"],
+        payment_intent_id=intent,
+        amount=int(session["amount_total"]),
+    )
+    return [fact]
+
+
+def _charge(charge: Obj, base: Base) -> list[OrderFact]:
+    """charge.succeeded / charge.captured: captured money, or a hold for manual capture."""
+    intent = _id(charge.get("payment_intent")) or str(charge["id"])
+    if not charge.get("captured"):
+        return [
+            PaymentAuthorized(
+                **_fields(base), currency=charge["currency"], payment_intent_id=intent,
+                amount=int(charge["amount"]),
+            )
+        ]  # fmt: skip
+    fee, transaction = _fee(charge)
+    captured = charge.get("amount_captured")
+    fact = PaymentCaptured(
+        **_fields(base),
+        currency=charge["currency"],
+        payment_intent_id=intent,
+        charge_id=str(charge["id"]),
+        amount=int(captured if captured is not None else charge["amount"]),
+        processing_fee=fee,
+        balance_transaction_id=transaction,
+    )
+    return [fact]
+
+
+def _refunded(charge: Obj, base: Base) -> list[OrderFact]:
+    total = int(charge.get("amount_refunded") or 0)
+    refunds = (charge.get("refunds") or {}).get("data") or []
+    latest: Obj = refunds[0] if refunds else {}
+    previous = base["_previous"].get("amount_refunded")
+    amount = latest.get("amount", total - int(previous) if previous is not None else None)
+    fact = RefundRecorded(
+        **_fields(base),
+        currency=charge["currency"],
+        charge_id=str(charge["id"]),
+        refund_id=latest.get("id"),
+        amount=None if amount is None else int(amount),
+        refunded_total=total,
+        reason=latest.get("reason"),
+    )
+    return [fact]
+
+
+def _dispute(dispute: Obj) -> Base:
+    return {
+        "currency": dispute["currency"],
+        "dispute_id": str(dispute["id"]),
+        "charge_id": _id(dispute.get("charge")),
+        "amount": int(dispute["amount"]),
+    }
+
+
+def _dispute_created(dispute: Obj, base: Base) -> list[OrderFact]:
+    fact = DisputeOpened(
+        **_fields(base),
+        **_dispute(dispute),
+        reason=dispute.get("reason"),
+        status=dispute.get("status"),
+    )
+    return [fact]
+
+
+def _dispute_closed(dispute: Obj, base: Base) -> list[OrderFact]:
+    status = str(dispute.get("status") or "")
+    outcome = "lost" if status == "lost" else "won"
+    return [DisputeClosed(**_fields(base), **_dispute(dispute), status=status, outcome=outcome)]
+
+
+HANDLERS: dict[str, Translator] = {
+    "payment_intent.requires_action": _requires_action,
+    "payment_intent.payment_failed": _payment_failed,
+    "payment_intent.succeeded": _succeeded,
+    "payment_intent.amount_capturable_updated": _capturable,
+    "payment_intent.canceled": _canceled,
+    "checkout.session.completed": _session_completed,
+    "charge.succeeded": _charge,
+    "charge.captured": _charge,
+    "charge.refunded": _refunded,
+    "charge.dispute.created": _dispute_created,
+    "charge.dispute.closed": _dispute_closed,
+}
