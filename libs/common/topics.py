@@ -29,8 +29,15 @@ STRIPE_EVENTS = Topic(
 )
 ORDERS_COMMANDS = Topic("orders.commands", partitions=6, key_rule="order id")
 ORDERS_EVENTS = Topic("orders.events", partitions=6, key_rule="order id")
+ORDERS_INBOX = Topic(
+    "orders.inbox",
+    partitions=6,
+    key_rule="order id (facts from the orders API, Stripe events re-keyed to their order)",
+)
 
-ALL: tuple[Topic, ...] = (STRIPE_EVENTS, ORDERS_COMMANDS, ORDERS_EVENTS)
+# Topics an orders worker reads together must share a partition count: a key lands on the
+# same partition number in each, which is what lets one worker own all of one order.
+ALL: tuple[Topic, ...] = (STRIPE_EVENTS, ORDERS_COMMANDS, ORDERS_EVENTS, ORDERS_INBOX)
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,12 +29,13 @@ class PermanentError(Exception):
     """Raised by a handler for a record that will never succeed; it goes to the DLQ."""
 
 
-def dlq_headers(msg: confluent_kafka.Message, reason: str) -> dict[str, str]:
+def dlq_headers(topic: str, partition: int, offset: int, reason: str) -> dict[str, str]:
+    """Where a dead letter came from and why, so that it can be inspected and replayed."""
     return {
         "dlq.reason": reason[:2000],
-        "dlq.topic": msg.topic() or "",
-        "dlq.partition": str(msg.partition()),
-        "dlq.offset": str(msg.offset()),
+        "dlq.topic": topic,
+        "dlq.partition": str(partition),
+        "dlq.offset": str(offset),
         "dlq.failed_at": datetime.now(UTC).isoformat(),
     }
 
@@ -118,7 +119,10 @@ class KafkaConsumer:
         topic = msg.topic() or ""
         log.error("to DLQ: %s (topic=%s offset=%s)", reason, topic, msg.offset())
         await self._dlq_producer.send(
-            self._dlq_for(topic), msg.value(), key=msg.key(), headers=dlq_headers(msg, reason)
+            self._dlq_for(topic),
+            msg.value(),
+            key=msg.key(),
+            headers=dlq_headers(topic, msg.partition() or 0, msg.offset() or 0, reason),
         )
 
     async def _commit(self, handled: list[confluent_kafka.Message]) -> None:

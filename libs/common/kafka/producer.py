@@ -49,6 +49,9 @@ class KafkaProducer:
             "client.id": client_id,
             "enable.idempotence": True,
             "acks": "all",
+            # The Java client's and Faust's partitioner: a key lands on the same partition
+            # whoever produces it, so that co-partitioned topics line up per order.
+            "partitioner": "murmur2_random",
             "linger.ms": linger_ms,
             "delivery.timeout.ms": delivery_timeout_ms,
             "request.timeout.ms": min(delivery_timeout_ms, 30_000),

@@ -24,7 +24,7 @@ COMPRESSED_TIMINGS = [
     "--retry-max-ms", "300",
     "--max-attempts", "4",
     "--delivery-timeout-ms", "1000",
-    "--shuffle-flush-ms", "300",
+    "--shuffle-flush-ms", "1000",
     "--payout-paid-after-ms", "150",
 ]  # fmt: skip
 

@@ -103,7 +103,8 @@ def test_retries_after_server_errors(
     receiver.wait_for(lambda e: len(e) == 3)
     attempts = receiver.snapshot()
     assert len({a.event()["id"] for a in attempts}) == 1
-    assert attempts[2].at - attempts[1].at >= attempts[1].at - attempts[0].at  # backoff grows
+    assert attempts[1].at - attempts[0].at >= 0.04  # --retry-base-ms 40
+    assert attempts[2].at - attempts[1].at >= 0.08  # then doubled
     event = client.v1.events.list().data[0]
     assert event.data.object.id == customer.id
     wait_until(lambda: client.v1.events.retrieve(event.id).pending_webhooks == 0)

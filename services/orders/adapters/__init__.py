@@ -1,0 +1,1 @@
+"""The orders service's edges: PostgreSQL, Stripe."""

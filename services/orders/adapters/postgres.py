@@ -1,0 +1,163 @@
+"""PostgreSQL: the read model the HTTP API serves, buyers' Stripe customers, the map from
+Stripe objects to orders, and the idempotency keys of the API's POST requests.
+
+The Faust table (changelog-backed) is the source of truth of each order; the read model here
+is a projection of it, written after each change with a version so that a replayed or late
+write never overwrites a newer one.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from libs.common import db
+
+SCHEMA = [
+    """CREATE TABLE orders_view (
+        order_id text PRIMARY KEY,
+        version bigint NOT NULL,
+        status text NOT NULL,
+        body jsonb NOT NULL,
+        timeline jsonb NOT NULL,
+        snapshot bytea NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now())""",
+    """CREATE TABLE orders_buyers (
+        buyer_id text PRIMARY KEY,
+        email text NOT NULL,
+        stripe_customer_id text,
+        created_at timestamptz NOT NULL DEFAULT now())""",
+    """CREATE TABLE orders_payment_objects (
+        object_id text PRIMARY KEY,
+        order_id text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now())""",
+    """CREATE TABLE orders_idempotency (
+        scope text NOT NULL,
+        key text NOT NULL,
+        fingerprint text NOT NULL,
+        status_code int,
+        body jsonb,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (scope, key))""",
+]
+
+
+async def connect(dsn: str) -> asyncpg.Pool:
+    pool = await db.create_pool(dsn)
+    await db.migrate(pool, "orders", SCHEMA)
+    return pool
+
+
+@dataclass(frozen=True)
+class OrderView:
+    body: dict[str, Any]
+    timeline: list[Any]
+    snapshot: bytes
+
+
+async def save_view(
+    pool: asyncpg.Pool, order_id: str, version: int, status: str, view: OrderView
+) -> None:
+    await pool.execute(
+        """INSERT INTO orders_view (order_id, version, status, body, timeline, snapshot)
+           VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6)
+           ON CONFLICT (order_id) DO UPDATE
+             SET version = EXCLUDED.version, status = EXCLUDED.status, body = EXCLUDED.body,
+                 timeline = EXCLUDED.timeline, snapshot = EXCLUDED.snapshot, updated_at = now()
+             WHERE orders_view.version < EXCLUDED.version""",
+        order_id,
+        version,
+        status,
+        json.dumps(view.body),
+        json.dumps(view.timeline),
+        view.snapshot,
+    )
+
+
+async def load_view(pool: asyncpg.Pool, order_id: str) -> OrderView | None:
+    row = await pool.fetchrow(
+        "SELECT body, timeline, snapshot FROM orders_view WHERE order_id = $1", order_id
+    )
+    if row is None:
+        return None
+    return OrderView(json.loads(row["body"]), json.loads(row["timeline"]), bytes(row["snapshot"]))
+
+
+async def remember_object(pool: asyncpg.Pool, object_id: str, order_id: str) -> None:
+    await pool.execute(
+        "INSERT INTO orders_payment_objects (object_id, order_id) VALUES ($1, $2) "
+        "ON CONFLICT (object_id) DO NOTHING",
+        object_id,
+        order_id,
+    )
+
+
+async def order_of(pool: asyncpg.Pool, object_ids: list[str]) -> str | None:
+    if not object_ids:
+        return None
+    value = await pool.fetchval(
+        "SELECT order_id FROM orders_payment_objects WHERE object_id = ANY($1::text[]) LIMIT 1",
+        object_ids,
+    )
+    return str(value) if value is not None else None
+
+
+@dataclass(frozen=True)
+class Replay:
+    status_code: int
+    body: Any
+
+
+class IdempotencyConflict(Exception):
+    """The key was used with another request, or the first request is still running."""
+
+
+async def claim_key(pool: asyncpg.Pool, scope: str, key: str, fingerprint: str) -> Replay | None:
+    """Claim `key` for this request; None means go ahead, a Replay is the first answer."""
+    inserted = await pool.fetchval(
+        "INSERT INTO orders_idempotency (scope, key, fingerprint) VALUES ($1, $2, $3) "
+        "ON CONFLICT (scope, key) DO NOTHING RETURNING 1",
+        scope,
+        key,
+        fingerprint,
+    )
+    if inserted:
+        return None
+    row = await pool.fetchrow(
+        "SELECT fingerprint, status_code, body FROM orders_idempotency "
+        "WHERE scope = $1 AND key = $2",
+        scope,
+        key,
+    )
+    if row is None:  # released between the two statements: try once more
+        return await claim_key(pool, scope, key, fingerprint)
+    if row["fingerprint"] != fingerprint:
+        raise IdempotencyConflict("this Idempotency-Key was used with a different request")
+    if row["status_code"] is None:
+        raise IdempotencyConflict("a request with this Idempotency-Key is still in progress")
+    return Replay(int(row["status_code"]), json.loads(row["body"]))
+
+
+async def complete_key(
+    pool: asyncpg.Pool, scope: str, key: str, status_code: int, body: Any
+) -> None:
+    await pool.execute(
+        "UPDATE orders_idempotency SET status_code = $3, body = $4::jsonb "
+        "WHERE scope = $1 AND key = $2",
+        scope,
+        key,
+        status_code,
+        json.dumps(body),
+    )
+
+
+async def release_key(pool: asyncpg.Pool, scope: str, key: str) -> None:
+    """Forget a claim whose request failed in a way the client may retry (5xx)."""
+    await pool.execute(
+        "DELETE FROM orders_idempotency WHERE scope = $1 AND key = $2 AND status_code IS NULL",
+        scope,
+        key,
+    )

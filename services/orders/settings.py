@@ -1,0 +1,23 @@
+"""Settings of the orders service (worker and HTTP API)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from libs.common.settings import CommonSettings
+
+
+class OrdersSettings(CommonSettings):
+    orders_host: str = Field(default="127.0.0.1", description="orders HTTP API bind address")
+    orders_port: int = Field(default=8082, description="orders HTTP API port")
+    orders_worker_port: int = Field(default=8083, description="orders worker health port")
+    orders_worker_id: str = Field(default="orders", description="Faust app id (consumer group)")
+    orders_public_url: str = Field(
+        default="http://127.0.0.1:8082", description="base of Checkout's success/cancel URLs"
+    )
+    orders_fee_policy: str = Field(
+        default="",
+        description="fee policy as JSON (see services/orders/fees.py FeePolicy); "
+        "empty means the defaults there",
+    )
+    orders_stripe_timeout_s: float = Field(default=20.0, description="deadline of a Stripe call")
