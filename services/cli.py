@@ -37,6 +37,18 @@ def _up(args: argparse.Namespace) -> int:
     return supervisor.run(InfraSettings())
 
 
+def _ingest(args: argparse.Namespace) -> int:
+    from services.ingest.commands import run
+
+    return run(args)
+
+
+def _orders(args: argparse.Namespace) -> int:
+    from services.orders.__main__ import main as orders_main
+
+    return orders_main([args.role])
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="payments", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -51,6 +63,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     up = sub.add_parser("up", help="infrastructure plus every service, in the foreground")
     up.set_defaults(run=_up)
+
+    from services.ingest.commands import add_arguments as ingest_arguments
+
+    ingest = sub.add_parser("ingest", help="Stripe webhooks in, stripe.events out")
+    ingest_arguments(ingest)
+    ingest.set_defaults(run=_ingest)
+
+    orders = sub.add_parser("orders", help="the orders Faust worker or its HTTP API")
+    orders.add_argument("role", choices=["worker", "api"])
+    orders.set_defaults(run=_orders)
     return parser
 
 

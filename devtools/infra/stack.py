@@ -33,8 +33,30 @@ def components(settings: InfraSettings) -> list[Component]:
 
 def services(settings: InfraSettings) -> list[ServiceSpec]:
     """Services join this list as their issues land."""
-    del settings
-    return []
+    from services.ingest.settings import IngestSettings
+    from services.orders.settings import OrdersSettings
+
+    ingest = IngestSettings()
+    orders = OrdersSettings()
+    return [
+        # Embedded mode: ingest registers its endpoints with the emulator at start-up.
+        ServiceSpec(
+            name="ingest",
+            argv=[sys.executable, "-m", "services.ingest", "serve"],
+            health_url=f"http://127.0.0.1:{ingest.ingest_port}/healthz",
+            env={"INGEST_PORT": str(ingest.ingest_port)},
+        ),
+        ServiceSpec(
+            name="orders",
+            argv=[sys.executable, "-m", "services.orders", "worker"],
+            health_url=f"http://127.0.0.1:{orders.orders_worker_port}/healthz",
+        ),
+        ServiceSpec(
+            name="orders-api",
+            argv=[sys.executable, "-m", "services.orders", "api"],
+            health_url=f"http://127.0.0.1:{orders.orders_port}/healthz",
+        ),
+    ]
 
 
 def service_env(settings: InfraSettings) -> dict[str, str]:

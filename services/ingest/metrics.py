@@ -1,0 +1,45 @@
+"""Ingest's Prometheus metrics, one registry per app so that tests can run several apps."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class IngestMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        self.received = Counter(
+            "ingest_webhooks_received", "webhook requests", ["endpoint"], registry=self.registry
+        )
+        self.verified = Counter(
+            "ingest_webhooks_verified",
+            "webhook requests with a valid signature",
+            ["endpoint"],
+            registry=self.registry,
+        )
+        self.rejected = Counter(
+            "ingest_webhooks_rejected",
+            "webhook requests refused, by reason",
+            ["endpoint", "reason"],
+            registry=self.registry,
+        )
+        self.duplicates = Counter(
+            "ingest_events_duplicate",
+            "events already published, acknowledged again",
+            ["source"],
+            registry=self.registry,
+        )
+        self.published = Counter(
+            "ingest_events_published",
+            "events put on stripe.events",
+            ["source"],
+            registry=self.registry,
+        )
+        self.publish_latency = Histogram(
+            "ingest_publish_latency_seconds",
+            "claim + produce + delivery report + commit, per new event",
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )

@@ -1,0 +1,105 @@
+"""The partition key of a Stripe event on `stripe.events`: the order id wherever it is known.
+
+Everything about one order must land on one partition, in order, so the key is, first found:
+
+1. `metadata.order_id` of the event's object;
+2. `metadata.order_id` of its PaymentIntent or charge, when Stripe expanded them in the object;
+3. the order id *learned* from an earlier event about the same PaymentIntent, charge or
+   checkout session (see below);
+4. otherwise the Stripe object id (the event id if the object has none).
+
+Learning rule: whenever an event's order id is known (by 1-3), the ids of the object itself and
+of the PaymentIntent, charge and checkout session it refers to are recorded against that order
+id (only those three kinds, the ones an order owns). A dispute or a refund carries no metadata
+but names its charge and PaymentIntent; once `payment_intent.created` (with metadata) or a
+`checkout.session.completed` taught us those ids, the dispute is keyed by the order too. The
+rule is transitive: a charge keyed through its PaymentIntent teaches its own id, so a later
+dispute that names only the charge still finds the order. A mapping is written once and never
+changed: an id belongs to one order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+StripeObject = Mapping[str, Any]
+
+ORDER_ID_FIELD = "order_id"
+# PaymentIntent, charge (card and other methods), checkout session.
+LEARNABLE_PREFIXES = ("pi_", "ch_", "py_", "cs_")
+_REFERENCES = ("payment_intent", "charge", "latest_charge")
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    key: str
+    order_id: str | None
+    object_id: str | None
+
+
+def event_object(event: StripeObject) -> StripeObject:
+    data = event.get("data")
+    obj = data.get("object") if isinstance(data, Mapping) else None
+    return obj if isinstance(obj, Mapping) else {}
+
+
+def _id_of(value: Any) -> str | None:
+    if isinstance(value, str) and value:
+        return value
+    if isinstance(value, Mapping):
+        return _id_of(value.get("id"))
+    return None
+
+
+def metadata_order_id(obj: StripeObject) -> str | None:
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, Mapping):
+        return None
+    value = metadata.get(ORDER_ID_FIELD)
+    return value if isinstance(value, str) and value else None
+
+
+def carried_order_id(obj: StripeObject) -> str | None:
+    """Rules 1 and 2: the order id the object carries itself or in an expanded reference."""
+    own = metadata_order_id(obj)
+    if own:
+        return own
+    for field in _REFERENCES:
+        ref = obj.get(field)
+        if isinstance(ref, Mapping) and (found := metadata_order_id(ref)):
+            return found
+    return None
+
+
+def related_ids(obj: StripeObject) -> tuple[str, ...]:
+    """The object's id, then the PaymentIntent and charges it names (expanded or not), in the
+    order rule 3 looks them up; duplicates removed."""
+    found: list[str] = []
+    candidates = [obj.get("id")]
+    for field in _REFERENCES:
+        ref = obj.get(field)
+        candidates.append(ref)
+        if isinstance(ref, Mapping):
+            candidates.extend(ref.get(f) for f in _REFERENCES)
+    for candidate in candidates:
+        ident = _id_of(candidate)
+        if ident and ident not in found:
+            found.append(ident)
+    return tuple(found)
+
+
+def learnable_ids(obj: StripeObject) -> tuple[str, ...]:
+    return tuple(i for i in related_ids(obj) if i.startswith(LEARNABLE_PREFIXES))
+
+
+def route(event: StripeObject, learned: Mapping[str, str]) -> Route:
+    """Apply rules 1-4; `learned` maps ids (from `related_ids`) to the order ids we know."""
+    obj = event_object(event)
+    object_id = _id_of(obj.get("id"))
+    order_id = carried_order_id(obj)
+    if order_id is None:
+        order_id = next((learned[i] for i in related_ids(obj) if i in learned), None)
+    key = order_id or object_id or str(event.get("id") or "")
+    return Route(key=key, order_id=order_id, object_id=object_id)
