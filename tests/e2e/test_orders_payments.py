@@ -194,3 +194,23 @@ async def test_worker_killed_and_restarted_serves_the_same_state(
     await system.send(commands, command(oc.MarkFulfilled, order.order_id))
     after = await system.wait_order(order.order_id, lambda o: o["status"] == "fulfilled")
     assert after["payment"] == before["payment"]
+
+
+async def test_authorization_never_captured_in_time_is_canceled(
+    system: System, commands: KafkaProducer
+) -> None:
+    order = await created(system, commands, capture_method="manual")
+    intent = await system.pay_intent(order.order_id)
+    system.stripe.v1.payment_intents.confirm(intent["id"], {"payment_method": "pm_card_visa"})
+    await system.wait_order(order.order_id, lambda o: o["payment"]["status"] == "authorized")
+
+    # nobody fulfils it: past the window (15 s here) the worker cancels order and payment
+    canceled = await system.wait_order(
+        order.order_id, lambda o: o["status"] == "canceled", timeout=60
+    )
+    assert canceled["cancel_reason"] == "authorization expired before capture"
+    await system.wait_order(order.order_id, lambda o: o["payment"]["status"] == "canceled")
+    assert system.stripe.v1.payment_intents.retrieve(intent["id"]).status == "canceled"
+    timeline = await system.timeline(order.order_id)
+    canceled_entry = next(e for e in timeline if e["kind"] == "OrderCanceled")
+    assert canceled_entry["actor"] == {"kind": "system", "id": "authorization-expiry"}

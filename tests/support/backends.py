@@ -11,7 +11,7 @@ import pytest
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from devtools.infra.components import ClickHouse, Component, Kafka, Postgres
-from devtools.infra.process import free_port
+from devtools.infra.process import InfraError, free_port
 
 
 class TestSettings(BaseSettings):
@@ -30,16 +30,31 @@ class Infra:
     clickhouse_dsn: str
 
 
+def _start_on_free_port(kind: type[Component], var_dir: Path, attempts: int = 3) -> Component:
+    """A free port can be taken by another process between our look and the server's bind
+    (this machine is shared); such a start is tried again on another port."""
+    for attempt in range(attempts):
+        component = kind(var_dir, free_port())
+        try:
+            component.up(timeout=60)
+            return component
+        except InfraError:
+            component.down()
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
 @contextlib.contextmanager
 def embedded(var_dir: Path) -> Iterator[Infra]:
     started: list[Component] = []
     try:
-        kafka = Kafka(var_dir, free_port())
-        postgres = Postgres(var_dir, free_port())
+        kafka = _start_on_free_port(Kafka, var_dir)
+        started.append(kafka)
+        postgres = _start_on_free_port(Postgres, var_dir)
+        started.append(postgres)
         clickhouse = ClickHouse(var_dir, 0)
-        for component in (kafka, postgres, clickhouse):
-            component.up(timeout=60)
-            started.append(component)
+        clickhouse.up(timeout=60)
         yield Infra(kafka.url(), postgres.url(), clickhouse.url())
     finally:
         for component in reversed(started):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,6 +79,33 @@ class KafkaProducer:
         headers: Mapping[str, str | bytes] | None = None,
     ) -> Delivered:
         """Produce one record and wait for its delivery report."""
+        return await self._produce(topic, value, key, headers)
+
+    async def send_all(
+        self, topic: str, records: Sequence[tuple[str | bytes | None, bytes]]
+    ) -> list[Delivered]:
+        """Produce `(key, value)` records in this order, then wait for all their reports:
+        one round trip for the lot, and per key the broker keeps the order given."""
+        futures = [await self._enqueue(topic, value, key, None) for key, value in records]
+        return list(await asyncio.gather(*futures))
+
+    async def _produce(
+        self,
+        topic: str,
+        value: bytes | None,
+        key: str | bytes | None,
+        headers: Mapping[str, str | bytes] | None,
+    ) -> Delivered:
+        future = await self._enqueue(topic, value, key, headers)
+        return await future
+
+    async def _enqueue(
+        self,
+        topic: str,
+        value: bytes | None,
+        key: str | bytes | None,
+        headers: Mapping[str, str | bytes] | None,
+    ) -> asyncio.Future[Delivered]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Delivered] = loop.create_future()
 
@@ -95,11 +122,10 @@ class KafkaProducer:
                 self._producer.produce(
                     topic, value, _encode_key(key), on_delivery=on_delivery, headers=header_list
                 )
-                break
+                return future
             except BufferError:
                 # Local queue is full: back-pressure instead of failing the caller.
                 await asyncio.sleep(0.01)
-        return await future
 
     def flush(self, timeout: float = 10.0) -> int:
         """Wait for outstanding records; returns how many are still undelivered."""

@@ -95,6 +95,18 @@ async def remember_object(pool: asyncpg.Pool, object_id: str, order_id: str) -> 
     )
 
 
+async def remember_objects(pool: asyncpg.Pool, object_ids: list[str], order_id: str) -> None:
+    """Map Stripe ids (PaymentIntent, charge, session) to the order, in one statement."""
+    if not object_ids:
+        return
+    await pool.execute(
+        "INSERT INTO orders_payment_objects (object_id, order_id) "
+        "SELECT unnest($1::text[]), $2 ON CONFLICT (object_id) DO NOTHING",
+        object_ids,
+        order_id,
+    )
+
+
 async def order_of(pool: asyncpg.Pool, object_ids: list[str]) -> str | None:
     if not object_ids:
         return None
@@ -103,6 +115,20 @@ async def order_of(pool: asyncpg.Pool, object_ids: list[str]) -> str | None:
         object_ids,
     )
     return str(value) if value is not None else None
+
+
+async def expired_authorizations(pool: asyncpg.Pool, window_s: int) -> list[tuple[str, str]]:
+    """(order id, PaymentIntent id) of authorizations held longer than `window_s`."""
+    rows = await pool.fetch(
+        """SELECT order_id, body->'payment'->>'payment_intent_id' AS intent
+           FROM orders_view
+           WHERE status = 'created'
+             AND body->'payment'->>'status' = 'authorized'
+             AND (body->'payment'->>'authorized_at')::timestamptz
+                 < now() - make_interval(secs => $1)""",
+        float(window_s),
+    )
+    return [(row["order_id"], row["intent"]) for row in rows if row["intent"]]
 
 
 @dataclass(frozen=True)

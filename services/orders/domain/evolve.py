@@ -60,11 +60,11 @@ RANK: dict[type[OrderFact], int] = {
     CaptureRequested: 45,
     PaymentCaptured: 50,
     ProcessingFeeRecorded: 55,
+    OrderCanceled: 56,
+    AuthorizationCancelRequested: 57,
     PaymentCanceled: 58,
     OrderFulfilled: 60,
     OrderCompleted: 70,
-    OrderCanceled: 75,
-    AuthorizationCancelRequested: 76,
     RefundRecorded: 80,
     DisputeOpened: 90,
     DisputeClosed: 95,
@@ -80,9 +80,13 @@ SortKey = tuple[int, datetime, int, str, str, str]
 
 
 def sort_key(fact: OrderFact) -> SortKey:
+    """Whole seconds first: Stripe stamps its events to the second, our commands to the
+    microsecond, so within one second only the lifecycle rank can tell which came first
+    (a cancel we asked for, then Stripe's word that the payment was canceled)."""
     first = 0 if isinstance(fact, OrderCreated) else 1
     kind = type(fact).__name__
-    return (first, fact.occurred_at, RANK.get(type(fact), 100), fact.cause.id, kind, _extra(fact))
+    second = fact.occurred_at.replace(microsecond=0)
+    return (first, second, RANK.get(type(fact), 100), fact.cause.id, kind, _extra(fact))
 
 
 def _extra(fact: OrderFact) -> str:
