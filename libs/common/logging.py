@@ -42,5 +42,5 @@ def configure(service: str, level: str = "INFO", fmt: str = "json") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("aiohttp.access", "aiokafka", "stripe"):
+    for noisy in ("aiohttp.access", "faust", "mode", "aiokafka", "stripe"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -32,6 +32,7 @@ from libs.common.topics import (
     STRIPE_EVENTS,
     TopicNames,
 )
+from services.orders import faust_transport
 from services.orders.adapters import postgres
 from services.orders.adapters.stripe_gateway import StripeGateway
 from services.orders.domain import aggregate
@@ -80,7 +81,7 @@ class TableStore(OrderStore):
 
 def build_app(settings: OrdersSettings) -> faust.App:
     names = TopicNames(settings.topic_prefix)
-    app = faust.App(
+    app = faust_transport.App(
         f"{settings.topic_prefix}{settings.orders_worker_id}",
         broker=f"kafka://{settings.kafka_bootstrap_servers}",
         store="memory://",
