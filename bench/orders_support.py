@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
+import asyncpg
 import confluent_kafka
 
 from libs.common.contracts import orders_commands as oc
@@ -32,6 +33,8 @@ from libs.common.contracts.envelope import Envelope
 TOTAL = 7150  # the order below: 2 x 12.50 + 2.50 tax, 40.00 + 4.00 tax
 FEE = 237  # 2.9% + 0.30
 KINDS = ("charge.succeeded", "payment_intent.succeeded")
+Stamp = tuple[str, float]
+Times = dict[str, float]  # order id -> epoch seconds
 
 
 def create_order(order_id: str) -> bytes:
@@ -166,27 +169,57 @@ def end_offsets(bootstrap: str, topic: str, partitions: int) -> dict[int, int]:
         consumer.close()
 
 
-def fact_times(bootstrap: str, topic: str, since: dict[int, int], kind: str) -> list[float]:
-    """Broker timestamps (s) of the `kind` facts written after the offsets `since`."""
+def stamps(bootstrap: str, topic: str, since: dict[int, int], kind: str) -> list[Stamp]:
+    """(key, broker timestamp in s) of the `kind` records written after the offsets `since`."""
     until = end_offsets(bootstrap, topic, len(since))
     consumer = confluent_kafka.Consumer(
         {"bootstrap.servers": bootstrap, "group.id": "bench", "enable.auto.commit": False}
     )
     consumer.assign([confluent_kafka.TopicPartition(topic, p, o) for p, o in since.items()])
     left = sum(until[p] - since[p] for p in since)
-    times: list[float] = []
+    found: list[Stamp] = []
     deadline = time.monotonic() + 60
     try:
         while left > 0 and time.monotonic() < deadline:
             for message in consumer.consume(1000, timeout=1.0):
-                if message.error():
+                value, key = message.value(), message.key()
+                if message.error() or value is None or key is None:
                     continue
                 left -= 1
-                if json.loads(message.value())["payload"]["type"] == kind:
-                    times.append(message.timestamp()[1] / 1000)
+                if json.loads(value)["payload"]["type"] == kind:
+                    found.append((key.decode(), message.timestamp()[1] / 1000))
     finally:
         consumer.close()
-    return sorted(times)
+    return sorted(found, key=lambda s: s[1])
+
+
+def rows(dsn: str, orders: list[str], version: int) -> list[Stamp]:
+    """(order id, `updated_at` in epoch s) of the read-model rows at `version` or later."""
+
+    async def fetch() -> list[Stamp]:
+        conn = await asyncpg.connect(dsn)
+        try:
+            found = await conn.fetch(
+                "SELECT order_id, extract(epoch FROM updated_at)::float8 AS at"
+                " FROM orders_view WHERE order_id = ANY($1::text[]) AND version >= $2",
+                orders,
+                version,
+            )
+        finally:
+            await conn.close()
+        return [(r["order_id"], r["at"]) for r in found]
+
+    return asyncio.run(fetch())
+
+
+def spread(start: Times, end: Times) -> dict[str, float | None]:
+    """p50/p95/p99/max in ms of `end - start` over the orders found in both."""
+    ms = sorted((end[o] - at) * 1000 for o, at in start.items() if o in end)
+
+    def pick(q: float) -> float | None:
+        return round(ms[min(int(q * len(ms)), len(ms) - 1)], 1) if ms else None
+
+    return {"p50": pick(0.5), "p95": pick(0.95), "p99": pick(0.99), "max": pick(1.0)}
 
 
 def signed(event: dict[str, Any], secret: str) -> tuple[bytes, str]:

@@ -7,11 +7,11 @@ reason `{"error": {"code", "message"}}`, and nothing is published for it.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from libs.common import metrics as common_metrics
@@ -53,10 +53,11 @@ async def read_body(request: web.Request, limit: int) -> bytes:
 
 
 def parse_event(body: bytes) -> dict[str, Any]:
-    """The body as a Stripe event: a JSON object with an id, a type, a time and an object."""
+    """The body as a Stripe event: a JSON object with an id, a type, a time and an object.
+    Only UTF-8 JSON is accepted, so that the body can travel on as the event verbatim."""
     try:
-        event = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        event = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
         raise Rejection(400, "invalid_json", f"the body is not JSON: {exc}") from exc
     if not isinstance(event, dict):
         raise Rejection(400, "not_an_event", "the body is not a JSON object")
@@ -75,6 +76,12 @@ def parse_event(body: bytes) -> dict[str, Any]:
     return event
 
 
+_ACCEPTED = {
+    outcome: orjson.dumps({"received": True, "duplicate": outcome is Outcome.DUPLICATE})
+    for outcome in Outcome
+}
+
+
 def webhook_handler(source: Source) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
         runtime = request.app[RUNTIME]
@@ -90,7 +97,7 @@ def webhook_handler(source: Source) -> Handler:
                 now=time.time(),
             )
             metrics.verified.labels(source).inc()
-            outcome = await runtime.publisher.publish(parse_event(body), source)
+            outcome = await runtime.publisher.publish(parse_event(body), source, raw=body)
         except SignatureError as exc:
             metrics.rejected.labels(source, exc.reason).inc()
             return error_response(400, exc.reason, exc.message)
@@ -100,9 +107,7 @@ def webhook_handler(source: Source) -> Handler:
         except BrokerUnavailable as exc:
             metrics.rejected.labels(source, "broker_unavailable").inc()
             return error_response(503, "broker_unavailable", str(exc))
-        return web.json_response(
-            {"received": True, "duplicate": outcome is Outcome.DUPLICATE}, status=200
-        )
+        return web.Response(body=_ACCEPTED[outcome], content_type="application/json")
 
     return handle
 

@@ -25,13 +25,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def serve(settings: IngestSettings) -> int:
+    import uvloop
     from aiohttp import web
 
     from services.ingest.api import build_app
 
     app = build_app(settings)
     web.run_app(
-        app, host=settings.ingest_host, port=settings.ingest_port, print=None, access_log=None
+        app,
+        host=settings.ingest_host,
+        port=settings.ingest_port,
+        print=None,
+        access_log=None,
+        loop=uvloop.new_event_loop(),  # libuv's loop: about half the cost of asyncio's per request
     )
     return 0
 

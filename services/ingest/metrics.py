@@ -5,6 +5,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+_BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 
 
 class IngestMetrics:
@@ -41,5 +42,11 @@ class IngestMetrics:
             "ingest_publish_latency_seconds",
             "claim + produce + delivery report + commit, per new event",
             buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.batch_size = Histogram(
+            "ingest_publish_batch_size",
+            "events per claim transaction (concurrent webhooks share one)",
+            buckets=_BATCH_BUCKETS,
             registry=self.registry,
         )

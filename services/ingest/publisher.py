@@ -12,17 +12,18 @@ import asyncio
 import enum
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Literal
 
-from libs.common.contracts.envelope import Envelope
-from libs.common.contracts.stripe_events import CONTRACT, StripeEventReceived
-from services.ingest import routing
+import orjson
+
+from services.ingest import message, routing
 from services.ingest.dedupe import Claim, Delivered, EventLedger, RecentIds
 from services.ingest.metrics import IngestMetrics
 
 Source = Literal["platform", "connect", "backfill"]
+Record = tuple[bytes, str]  # value, key
 
 
 class BrokerUnavailable(RuntimeError):
@@ -30,10 +31,11 @@ class BrokerUnavailable(RuntimeError):
 
 
 class Broker(ABC):
-    """Where verified events go; `send` returns only once the broker has the record."""
+    """Where verified events go; `send_many` returns only once the broker has answered for
+    every record: `None` where it has the record, the error where it has not."""
 
     @abstractmethod
-    async def send(self, topic: str, value: bytes, key: str) -> None: ...
+    async def send_many(self, topic: str, records: Sequence[Record]) -> list[Exception | None]: ...
 
     @abstractmethod
     async def reachable(self, timeout_s: float = 2.0) -> bool: ...
@@ -47,30 +49,10 @@ class Outcome(enum.Enum):
     DUPLICATE = "duplicate"
 
 
-def build_message(
-    event: dict[str, Any], source: Source, route: routing.Route
-) -> Envelope[StripeEventReceived]:
-    payload = StripeEventReceived(
-        event_id=event["id"],
-        event_type=event["type"],
-        api_version=event.get("api_version"),
-        livemode=bool(event.get("livemode")),
-        created=event["created"],
-        account=event.get("account"),
-        endpoint=source,
-        received_at=datetime.now(UTC),
-        object_id=route.object_id,
-        order_id=route.order_id,
-        event=event,
-    )
-    return Envelope(
-        producer="ingest", correlation_id=route.order_id, causation_id=event["id"], payload=payload
-    )
-
-
 @dataclass
 class Pending:
     event: dict[str, Any]
+    raw: bytes  # the event as JSON
     source: Source
     done: asyncio.Future[Outcome]
     queued_at: float = field(default_factory=time.perf_counter)
@@ -109,19 +91,22 @@ class Publisher:
             task.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)
 
-    async def publish(self, event: dict[str, Any], source: Source) -> Outcome:
-        """Publish `event` unless it already was; raises `BrokerUnavailable` otherwise."""
+    async def publish(
+        self, event: dict[str, Any], source: Source, raw: bytes | None = None
+    ) -> Outcome:
+        """Publish `event` unless it already was; raises `BrokerUnavailable` otherwise.
+        `raw` is the event's JSON as received (a webhook's signed body), embedded verbatim."""
         if event["id"] in self._recent:
             self._metrics.duplicates.labels(source).inc()
             return Outcome.DUPLICATE
-        pending = Pending(event, source, asyncio.get_running_loop().create_future())
+        loop = asyncio.get_running_loop()
+        pending = Pending(event, raw or orjson.dumps(event), source, loop.create_future())
         self._queue.put_nowait(pending)
+        expiry = loop.call_later(self._deadline_s, _expire, pending.done, self._deadline_s)
         try:
-            outcome = await asyncio.wait_for(asyncio.shield(pending.done), self._deadline_s)
-        except TimeoutError as exc:
-            raise BrokerUnavailable(
-                f"no delivery report within {self._deadline_s} s; try again"
-            ) from exc
+            outcome = await pending.done
+        finally:
+            expiry.cancel()
         if outcome is Outcome.DUPLICATE:
             self._metrics.duplicates.labels(source).inc()
         else:
@@ -134,6 +119,7 @@ class Publisher:
             batch = [await self._queue.get()]
             while len(batch) < self._max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
+            self._metrics.batch_size.observe(len(batch))
             try:
                 async with asyncio.timeout(self._deadline_s):
                     await self._publish_batch(batch)
@@ -151,9 +137,11 @@ class Publisher:
         async with self._ledger.claim(created) as claim:
             fresh = [p for i, p in first.items() if i not in claim.already_published]
             routes = await _routes(claim, [p.event for p in fresh])
-            results = await asyncio.gather(
-                *(self._send(p, routes[p.event["id"]]) for p in fresh), return_exceptions=True
-            )
+            records: list[Record] = []
+            for p in fresh:
+                route = routes[p.event["id"]]
+                records.append((message.encode(p.event, p.raw, p.source, route), route.key))
+            results = await self._broker.send_many(self._topic, records)
             outcomes: dict[str, Outcome | BaseException] = dict.fromkeys(
                 claim.already_published, Outcome.DUPLICATE
             )
@@ -167,10 +155,6 @@ class Publisher:
             await claim.mark_published(delivered)
         self._settle(batch, outcomes)
 
-    async def _send(self, pending: Pending, route: routing.Route) -> None:
-        value = CONTRACT.encode(build_message(pending.event, pending.source, route))
-        await self._broker.send(self._topic, value, route.key)
-
     def _settle(self, batch: list[Pending], outcomes: dict[str, Outcome | BaseException]) -> None:
         """Answer every request; a repeat of an id within the batch is a DUPLICATE of it."""
         answered: set[str] = set()
@@ -178,12 +162,21 @@ class Publisher:
             event_id = pending.event["id"]
             outcome = outcomes[event_id]
             if isinstance(outcome, BaseException):
-                pending.done.set_exception(BrokerUnavailable(str(outcome)))
+                if not pending.done.done():
+                    pending.done.set_exception(BrokerUnavailable(str(outcome)))
                 continue
             self._recent.add(event_id)
             repeat = event_id in answered
             answered.add(event_id)
-            pending.done.set_result(Outcome.DUPLICATE if repeat else outcome)
+            if not pending.done.done():
+                pending.done.set_result(Outcome.DUPLICATE if repeat else outcome)
+
+
+def _expire(done: asyncio.Future[Outcome], deadline_s: float) -> None:
+    if not done.done():
+        done.set_exception(
+            BrokerUnavailable(f"no delivery report within {deadline_s} s; try again")
+        )
 
 
 def _learnable(pending: Pending) -> tuple[str, ...]:

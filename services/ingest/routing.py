@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 StripeObject = Mapping[str, Any]
 
@@ -39,23 +39,28 @@ class Route:
     object_id: str | None
 
 
+def _is_object(value: Any) -> TypeGuard[StripeObject]:
+    # Parsed JSON is made of dicts: the exact check first, the ABC's (slow) only for the rest.
+    return type(value) is dict or (value is not None and isinstance(value, Mapping))
+
+
 def event_object(event: StripeObject) -> StripeObject:
     data = event.get("data")
-    obj = data.get("object") if isinstance(data, Mapping) else None
-    return obj if isinstance(obj, Mapping) else {}
+    obj = data.get("object") if _is_object(data) else None
+    return obj if _is_object(obj) else {}
 
 
 def _id_of(value: Any) -> str | None:
-    if isinstance(value, str) and value:
-        return value
-    if isinstance(value, Mapping):
+    if isinstance(value, str):
+        return value or None
+    if _is_object(value):
         return _id_of(value.get("id"))
     return None
 
 
 def metadata_order_id(obj: StripeObject) -> str | None:
     metadata = obj.get("metadata")
-    if not isinstance(metadata, Mapping):
+    if not _is_object(metadata):
         return None
     value = metadata.get(ORDER_ID_FIELD)
     return value if isinstance(value, str) and value else None
@@ -68,7 +73,7 @@ def carried_order_id(obj: StripeObject) -> str | None:
         return own
     for field in _REFERENCES:
         ref = obj.get(field)
-        if isinstance(ref, Mapping) and (found := metadata_order_id(ref)):
+        if _is_object(ref) and (found := metadata_order_id(ref)):
             return found
     return None
 
@@ -81,7 +86,7 @@ def related_ids(obj: StripeObject) -> tuple[str, ...]:
     for field in _REFERENCES:
         ref = obj.get(field)
         candidates.append(ref)
-        if isinstance(ref, Mapping):
+        if _is_object(ref):
             candidates.extend(ref.get(f) for f in _REFERENCES)
     for candidate in candidates:
         ident = _id_of(candidate)

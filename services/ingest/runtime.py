@@ -54,7 +54,9 @@ class IngestRuntime:
             synchronous_commit=settings.dedupe_synchronous_commit,
         )
         broker = KafkaBroker(
-            settings.kafka_bootstrap_servers, delivery_timeout_s=settings.publish_timeout_s * 0.8
+            settings.kafka_bootstrap_servers,
+            delivery_timeout_s=settings.publish_timeout_s * 0.8,
+            linger_ms=settings.publish_linger_ms,
         )
         ledger = PostgresLedger(pool)
         publisher = Publisher(

@@ -49,6 +49,11 @@ class IngestSettings(CommonSettings):
         "connection for the length of its publish)",
     )
     publish_max_batch: int = Field(default=256, description="events per claim transaction")
+    publish_linger_ms: float = Field(
+        default=0.0,
+        description="how long the producer waits to fill a request to the broker; under load "
+        "requests fill by themselves",
+    )
     dedupe_synchronous_commit: bool = Field(
         default=True,
         description="wait for PostgreSQL's WAL flush on each claim commit; off is faster, "

@@ -1,0 +1,66 @@
+"""The `stripe.events` record of one event, written as JSON bytes without a model in between.
+
+The envelope is `libs.common.contracts.stripe_events.StripeEventReceived` in its `Envelope`,
+field for field; consumers decode it with that contract. Building it through pydantic would
+validate the whole event dict and serialise it again, which cost more than everything else
+ingest does per event. The raw body Stripe signed *is* the event's JSON, already checked to be
+one UTF-8 JSON object (`api.parse_event`), so it is embedded verbatim: what consumers read is
+exactly what Stripe sent.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import orjson
+
+from services.ingest.routing import Route
+
+Endpoint = Literal["platform", "connect", "backfill"]
+PRODUCER = "ingest"
+MESSAGE_TYPE = "StripeEventReceived"
+SCHEMA_VERSION = 1
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def encode(
+    event: Mapping[str, Any],
+    raw_event: bytes,
+    endpoint: Endpoint,
+    route: Route,
+    received_at: datetime | None = None,
+) -> bytes:
+    """The envelope of `event` as JSON bytes; `raw_event` is `event` as JSON (the signed body,
+    or `orjson.dumps(event)` for events that came from the API)."""
+    now = received_at or datetime.now(UTC)
+    payload = {
+        "schema_version": SCHEMA_VERSION,
+        "type": MESSAGE_TYPE,
+        "event_id": event["id"],
+        "event_type": event["type"],
+        "api_version": _str_or_none(event.get("api_version")),
+        "livemode": bool(event.get("livemode")),
+        "created": event["created"],
+        "account": _str_or_none(event.get("account")),
+        "endpoint": endpoint,
+        "received_at": now,
+        "object_id": route.object_id,
+        "order_id": route.order_id,
+    }
+    envelope = {
+        "message_id": str(uuid.uuid4()),
+        "correlation_id": route.order_id,
+        "causation_id": event["id"],
+        "occurred_at": now,
+        "producer": PRODUCER,
+        "payload": payload,
+    }
+    head = orjson.dumps(envelope, option=orjson.OPT_UTC_Z)
+    # `head` ends with the two closing braces of payload and envelope: the event goes before.
+    return b"".join((head[:-2], b',"event":', raw_event, b"}}"))
