@@ -68,7 +68,11 @@ async def test_broker_down_answers_503_and_retries_land_every_event(
         expected = await event_ids(emulator)
         assert len(expected) == 5
         found = await published_ids(own_broker.url(), topics, expected=5)
-        assert Counter(found) == Counter(expected)
+        deliveries = [
+            await emulator.call("GET", f"/_emulator/events/{event_id}/deliveries")
+            for event_id in expected
+        ]
+        assert Counter(found) == Counter(expected), f"deliveries: {deliveries}"
     finally:
         await ingest.stop()
 
