@@ -1,8 +1,9 @@
-"""`python -m bench` runs every benchmark (for now: ingest)."""
+"""`python -m bench` (`make bench`) runs every benchmark, one after the other."""
 
 import sys
 
-from bench.ingest_bench import main
+from bench import ingest_bench, orders_bench
 
 if __name__ == "__main__":
-    sys.exit(main([]))
+    codes = [ingest_bench.main([]), orders_bench.main([])]
+    sys.exit(max(codes))
