@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from libs.common import metrics
 from libs.common.contracts.orders_commands import Actor
+from libs.common.contracts.orders_events import OrderFact
 from libs.common.kafka.producer import KafkaProducer
 from libs.common.topics import TopicNames
 from services.orders import views
@@ -131,16 +132,31 @@ def _actor(request: web.Request) -> Actor:
     return Actor(kind="api", id=request.headers.get("X-Actor-Id") or None)
 
 
-async def create_payment_intent(request: web.Request) -> web.Response:
+async def _checkout_start(request: web.Request) -> tuple[Deps, Order, str]:
+    """What both payment paths begin with: an order awaiting payment, and its buyer's
+    Stripe Customer (created on the first checkout, reused after)."""
     deps = request.app[DEPS]
     _, order = await _order(deps, request.match_info["order_id"])
     _payable(order)
     customer = await ensure_customer(deps.pool, deps.gateway, order.buyer)
-    intent = await deps.gateway.create_payment_intent(order, customer)
-    await postgres.remember_object(deps.pool, str(intent["id"]), order.order_id)
-    request_id = request.get("request_id", str(uuid.uuid4()))
-    fact = aggregate.payment_intent_created(order, intent, request_id, _actor(request))
+    return deps, order, customer
+
+
+async def _record(deps: Deps, order: Order, stripe_id: str, fact: OrderFact) -> None:
+    """Map the new Stripe object to the order, and tell the order's worker about it."""
+    await postgres.remember_object(deps.pool, stripe_id, order.order_id)
     await send_to_inbox(deps.producer, deps.names, fact, order.order_id)
+
+
+def _request_id(request: web.Request) -> str:
+    return str(request.get("request_id") or uuid.uuid4())
+
+
+async def create_payment_intent(request: web.Request) -> web.Response:
+    deps, order, customer = await _checkout_start(request)
+    intent = await deps.gateway.create_payment_intent(order, customer)
+    fact = aggregate.payment_intent_created(order, intent, _request_id(request), _actor(request))
+    await _record(deps, order, str(intent["id"]), fact)
     body = {
         "id": intent["id"],
         "client_secret": intent.get("client_secret"),
@@ -154,18 +170,13 @@ async def create_payment_intent(request: web.Request) -> web.Response:
 
 
 async def create_checkout_session(request: web.Request) -> web.Response:
-    deps = request.app[DEPS]
-    _, order = await _order(deps, request.match_info["order_id"])
-    _payable(order)
-    customer = await ensure_customer(deps.pool, deps.gateway, order.buyer)
+    deps, order, customer = await _checkout_start(request)
     base = f"{deps.public_url}/orders/{order.order_id}"
     session = await deps.gateway.create_checkout_session(
         order, customer, f"{base}?checkout=success", f"{base}?checkout=canceled"
     )
-    await postgres.remember_object(deps.pool, str(session["id"]), order.order_id)
-    request_id = request.get("request_id", str(uuid.uuid4()))
-    fact = aggregate.checkout_session_created(order, session, request_id, _actor(request))
-    await send_to_inbox(deps.producer, deps.names, fact, order.order_id)
+    fact = aggregate.checkout_session_created(order, session, _request_id(request), _actor(request))
+    await _record(deps, order, str(session["id"]), fact)
     body = {
         "id": session["id"],
         "url": session.get("url"),
