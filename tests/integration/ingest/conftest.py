@@ -6,12 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -25,6 +21,7 @@ from services.ingest.api import RUNTIME, build_app
 from services.ingest.runtime import IngestRuntime
 from services.ingest.settings import IngestSettings
 from services.ingest.signature import expected_signature
+from tests.support import processes
 from tests.support.backends import Infra
 from tests.support.kafka import read_topic
 
@@ -64,39 +61,21 @@ class Emulator:
             return dict(await resp.json())
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "the Stripe emulator exited at start-up"
-        try:
-            with urllib.request.urlopen(f"{url}/_emulator/health", timeout=1) as resp:  # noqa: S310
-                if resp.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError("the Stripe emulator did not become healthy")
-
-
 @pytest.fixture(scope="module")
 def emulator_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
-    log = Path(tmp_path_factory.mktemp("emulator")) / "emulator.log"
-    argv = [sys.executable, "-m", "devtools.stripe_emulator", "--host", "127.0.0.1"]
-    argv += ["--port", str(port), "--retry-base-ms", "100", "--retry-max-ms", "500"]
-    argv += ["--max-attempts", "60", "--shuffle-flush-ms", "100", "--log-level", "WARNING"]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, proc)
+    args = ["devtools.stripe_emulator", "--host", "127.0.0.1", "--port", str(port)]
+    args += ["--retry-base-ms", "100", "--retry-max-ms", "500", "--max-attempts", "60"]
+    args += ["--shuffle-flush-ms", "100", "--log-level", "WARNING"]
+    with processes.started(
+        "stripe-emulator",
+        args,
+        env={},
+        log_dir=tmp_path_factory.mktemp("emulator"),
+        health_url=f"{url}/_emulator/health",
+    ):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=2)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
 
 
 @pytest.fixture
