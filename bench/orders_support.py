@@ -178,6 +178,8 @@ def stamps(bootstrap: str, topic: str, since: dict[int, int], kind: str) -> list
     consumer.assign([confluent_kafka.TopicPartition(topic, p, o) for p, o in since.items()])
     left = sum(until[p] - since[p] for p in since)
     found: list[Stamp] = []
+    seen: set[str] = set()
+    duplicates = 0
     deadline = time.monotonic() + 60
     try:
         while left > 0 and time.monotonic() < deadline:
@@ -186,10 +188,18 @@ def stamps(bootstrap: str, topic: str, since: dict[int, int], kind: str) -> list
                 if message.error() or value is None or key is None:
                     continue
                 left -= 1
-                if json.loads(value)["payload"]["type"] == kind:
-                    found.append((key.decode(), message.timestamp()[1] / 1000))
+                record = json.loads(value)
+                if record["payload"]["type"] != kind:
+                    continue
+                if record["message_id"] in seen:  # a replay's copy: not a new fact
+                    duplicates += 1
+                    continue
+                seen.add(record["message_id"])
+                found.append((key.decode(), message.timestamp()[1] / 1000))
     finally:
         consumer.close()
+    if duplicates:
+        print(f"  ({duplicates} copies of {kind} facts left out)", file=sys.stderr)
     return sorted(found, key=lambda s: s[1])
 
 

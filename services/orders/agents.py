@@ -12,16 +12,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from functools import partial
+from typing import Any, cast
 
 import asyncpg
 import faust
+from faust.types import EventT
 
 from libs.common.contracts import orders_commands, orders_events
 from libs.common.contracts.envelope import ContractError, Envelope
 from libs.common.contracts.orders_commands import Actor, CancelOrder
-from libs.common.kafka.admin import ensure_topics
 from libs.common.kafka.consumer import PermanentError, dlq_headers
 from libs.common.kafka.producer import KafkaProducer
 from libs.common.stripe_client import make_client
@@ -37,11 +38,15 @@ from services.orders.adapters import postgres
 from services.orders.adapters.stripe_gateway import StripeGateway
 from services.orders.domain import aggregate
 from services.orders.domain.state import Order
-from services.orders.effects import Effects
-from services.orders.handlers import OrderStore, Processor
+from services.orders.effects import Effects, may_act_on
+from services.orders.handlers import Batch, OrderStore, Processor
 from services.orders.settings import OrdersSettings
 
 log = logging.getLogger(__name__)
+# A batch shares one send of facts and one read-model write; `within` bounds the wait for
+# a batch to fill, so it is what a quiet moment adds to an event's latency.
+BATCH_MAX = 500
+BATCH_WITHIN_S = 0.02
 
 
 class TableStore(OrderStore):
@@ -67,9 +72,12 @@ class TableStore(OrderStore):
         self._remember(key, raw, order)
         return order
 
-    def put(self, order: Order, snapshot: bytes) -> None:
+    def put(self, order: Order, snapshot: bytes, partition: int) -> None:
+        # What `table[key] = snapshot` does, but with the partition given: a batch is written
+        # after its records were consumed, when Faust no longer knows a current event.
         key = order.order_id.encode()
-        self._table[key] = snapshot
+        self._table.send_changelog(partition, key, snapshot)
+        self._table.data[key] = snapshot
         self._remember(key, snapshot, order)
 
     def _remember(self, key: bytes, raw: bytes, order: Order) -> None:
@@ -115,11 +123,15 @@ def build_app(settings: OrdersSettings) -> faust.App:
     )  # fmt: skip
     facts = app.topic(names.name(ORDERS_EVENTS), key_serializer="raw", value_serializer="raw")
     wiring = Wiring(settings, names, TableStore(table))
+    app.before_consuming(wiring.start)
 
     @app.agent(inputs)
     async def orders(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
-        async for event in stream.events():
-            await wiring.route(event.message.topic, event.key, event.value, event.message)
+        # take_events acks a batch's records only when the loop comes back for the next batch,
+        # that is after `route` made the whole batch durable.
+        batches = cast(faust.Stream[bytes], stream).take_events(BATCH_MAX, within=BATCH_WITHIN_S)
+        async for events in batches:
+            await wiring.route(events)
             yield None
 
     @app.agent(facts)
@@ -153,16 +165,19 @@ class Wiring:
         self.pool: asyncpg.Pool | None = None
         self._lock = asyncio.Lock()
 
-    async def ready(self) -> Processor:
-        """Set up on first use, inside the worker's event loop."""
+    async def start(self) -> None:
+        """Connect, in the worker's event loop before it consumes (see `before_consuming`).
+        The topics exist already: the worker's entry point creates them before Faust runs."""
         async with self._lock:
             if self.processor is None:
-                await self._start()
+                await self._connect()
+
+    async def ready(self) -> Processor:
+        await self.start()  # a no-op once started
         assert self.processor is not None
         return self.processor
 
-    async def _start(self) -> None:
-        ensure_topics(self.settings.kafka_bootstrap_servers, self.names.all_names())
+    async def _connect(self) -> None:
         pool = await postgres.connect(self.settings.database_url.get_secret_value())
         self.pool = pool
         # No linger: the worker waits for each batch of facts, so batching by time only adds it.
@@ -196,20 +211,22 @@ class Wiring:
             )
             log.info("authorization of %s expired; canceling order %s", intent, order_id)
 
-    async def route(self, topic: str, key: bytes | None, value: bytes, message: Any) -> None:
+    async def route(self, events: Sequence[EventT]) -> None:
+        """Decide each record in order (a poison one is dead-lettered, the rest go on), then
+        make the batch durable at once, retrying until it is: nothing is ever skipped."""
         processor = await self.ready()
-
-        async def handle() -> None:
-            if topic == self.names.name(ORDERS_COMMANDS):
-                await processor.on_command(value)
-            elif topic == self.names.name(STRIPE_EVENTS):
-                await processor.on_stripe_event(value, key)
-            else:
-                await processor.on_inbox(value, key)
-
-        await self._guarded(handle, message)
+        batch = Batch()
+        for event in events:
+            message = event.message
+            decide = partial(
+                processor.decide, batch, message.topic, message.partition, event.key, event.value
+            )
+            await self._guarded(decide, message)
+        await self._retrying(partial(processor.commit, batch))
 
     async def effect(self, value: bytes, message: Any) -> None:
+        if not may_act_on(value):
+            return
         await self.ready()
         effects = self.effects
         assert effects is not None
@@ -218,14 +235,22 @@ class Wiring:
         )
 
     async def _guarded(self, handle: Callable[[], Awaitable[None]], message: Any) -> None:
-        """Retry what may succeed later; dead-letter what never will; skip nothing."""
+        """Dead-letter what no retry can make succeed; retry the rest."""
+
+        async def or_dead_letter() -> None:
+            try:
+                await handle()
+            except (ContractError, PermanentError) as exc:
+                await self._dead_letter(message, str(exc))
+
+        await self._retrying(or_dead_letter)
+
+    async def _retrying(self, handle: Callable[[], Awaitable[None]]) -> None:
+        """Retry until it succeeds: what failed may succeed later, and skipping loses it."""
         delay = 0.1
         while True:
             try:
                 await handle()
-                return
-            except (ContractError, PermanentError) as exc:
-                await self._dead_letter(message, str(exc))
                 return
             except Exception:
                 log.exception("orders handler failed; retrying in %.1fs", delay)

@@ -11,6 +11,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import stripe
 
 from libs.common.contracts.envelope import Envelope
@@ -27,6 +28,17 @@ from services.orders.adapters.stripe_gateway import PaymentsGateway
 from services.orders.handlers import Processor
 
 log = logging.getLogger(__name__)
+_ACTED_ON = frozenset({"CaptureRequested", "AuthorizationCancelRequested", "PaymentCaptured"})
+
+
+def may_act_on(raw: bytes | None) -> bool:
+    """Whether the fact in `raw` may ask for an effect. Most facts do not, and this look at
+    the type costs a fraction of decoding them; what cannot be read is left to the decoder."""
+    try:
+        kind = orjson.loads(raw or b"")["payload"]["type"]
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return True
+    return kind in _ACTED_ON
 
 
 class Effects:

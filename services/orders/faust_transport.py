@@ -1,4 +1,5 @@
-"""A Faust app whose consumer asks the broker to answer fetches sooner.
+"""A Faust app whose consumer asks the broker to answer fetches sooner, and which finishes
+its own set-up before it consumes.
 
 Faust hard-codes `fetch_max_wait_ms=1500` for aiokafka. A broker that holds a fetch until that
 deadline even when data has arrived (Tansu does) then adds up to 1.5 s to every hop from a
@@ -8,6 +9,7 @@ fetch requests while idle.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
@@ -35,7 +37,23 @@ class _Transport(faust_aiokafka.Transport):
 
 
 class App(faust.App):
-    """`faust.App` with the quicker fetch; everything else is Faust's own."""
+    """`faust.App` with the quicker fetch and `before_consuming`; the rest is Faust's own."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._before_consuming: list[Callable[[], Awaitable[None]]] = []
+
+    def before_consuming(self, step: Callable[[], Awaitable[None]]) -> None:
+        """Run `step` when the worker starts, before its consumer joins the group and before
+        any agent or timer runs: connections made here are ready for the first record, and
+        no set-up runs in the event loop while a rebalance or table recovery is under way."""
+        self._before_consuming.append(step)
+
+    async def on_first_start(self) -> None:
+        # mode starts a service's children (consumer, agents, tables) only after this.
+        await super().on_first_start()
+        for step in self._before_consuming:
+            await step()
 
     def _new_transport(self) -> TransportT:
         return _Transport(self.conf.broker_consumer, self)

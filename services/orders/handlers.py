@@ -1,10 +1,13 @@
 """One handler per input of the orders worker: a command, a Stripe event, an inbox record.
 
-Each loads the order, lets the pure domain decide, then makes the outcome durable in an
-order that survives a crash at any point: facts on `orders.events` first (with ids derived
-from the order, the cause and the position, so a replay repeats the same ids and consumers
-drop the copy), then the order's table entry, then the read model. Replaying the input after
-a crash re-derives the same facts, since the table still holds the state from before.
+The worker takes its inputs in batches. Each record loads its order, lets the pure domain
+decide, and leaves the new state in the batch (so a later record of the same order in the
+batch sees it). The batch then makes the outcome durable in an order that survives a crash
+at any point: all facts on `orders.events` first (with ids derived from the order, the cause
+and the position, so a replay repeats the same ids and consumers drop the copy), then the
+read model and the map of Stripe objects, one statement each, then the orders' table entries.
+Replaying the batch after a crash re-derives the same facts, since the table still holds the
+state from before; the input offsets are committed only after the batch is durable.
 """
 
 from __future__ import annotations
@@ -12,16 +15,22 @@ from __future__ import annotations
 import logging
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 
 from libs.common.contracts import orders_commands, orders_events, orders_inbox, stripe_events
-from libs.common.contracts.envelope import ContractError, Envelope, Message
+from libs.common.contracts.envelope import ContractError, Envelope, Message, utc_now
 from libs.common.contracts.orders_events import OrderFact
 from libs.common.kafka.producer import KafkaProducer
-from libs.common.topics import ORDERS_EVENTS, ORDERS_INBOX, TopicNames
+from libs.common.topics import (
+    ORDERS_COMMANDS,
+    ORDERS_EVENTS,
+    ORDERS_INBOX,
+    STRIPE_EVENTS,
+    TopicNames,
+)
 from services.orders import views
 from services.orders.adapters import postgres
 from services.orders.domain import aggregate
@@ -40,8 +49,9 @@ class OrderStore(ABC):
     def get(self, order_id: str) -> Order | None: ...
 
     @abstractmethod
-    def put(self, order: Order, snapshot: bytes) -> None:
-        """Keep `order`; `snapshot` is `aggregate.snapshot(order)`, computed once by the caller."""
+    def put(self, order: Order, snapshot: bytes, partition: int) -> None:
+        """Keep `order`; `snapshot` is `aggregate.snapshot(order)`, computed once by the caller;
+        `partition` is the input partition its change came from, the table's partition."""
 
 
 def fact_id(fact: OrderFact, position: int) -> str:
@@ -51,11 +61,14 @@ def fact_id(fact: OrderFact, position: int) -> str:
 
 
 def _envelope(fact: OrderFact, position: int, cause_id: str) -> Envelope[Any]:
-    return Envelope(
+    # Our own, already valid parts: constructing without validation saves a model walk
+    # (every field given: pydantic's default factories are slow to call from here).
+    return Envelope.model_construct(
         message_id=fact_id(fact, position),
-        producer=PRODUCER,
         correlation_id=fact.order_id,
         causation_id=cause_id,
+        occurred_at=utc_now(),
+        producer=PRODUCER,
         payload=fact,
     )
 
@@ -77,6 +90,27 @@ async def send_to_inbox(
     )
 
 
+@dataclass
+class Batch:
+    """What the records of one batch decided, in input order, not yet durable."""
+
+    records: list[tuple[str, bytes]] = field(default_factory=list)
+    orders: dict[str, tuple[Order, int]] = field(default_factory=dict)
+    objects: list[tuple[str, str]] = field(default_factory=list)
+    partition: int = 0  # of the record being decided
+
+    def state(self, order_id: str) -> Order | None:
+        pending = self.orders.get(order_id)
+        return pending[0] if pending is not None else None
+
+    def add(self, order_id: str, after: Order | None, facts: list[OrderFact], cause: str) -> None:
+        encode = orders_events.CONTRACT.encode
+        records = [(order_id, encode(_envelope(f, i, cause))) for i, f in enumerate(facts)]
+        self.records.extend(records)
+        if after is not None and facts:
+            self.orders[order_id] = (after, self.partition)
+
+
 class Processor:
     def __init__(
         self, store: OrderStore, pool: asyncpg.Pool, producer: KafkaProducer, names: TopicNames
@@ -85,71 +119,92 @@ class Processor:
         self._pool = pool
         self._producer = producer
         self._names = names
+        self._commands = names.name(ORDERS_COMMANDS)
+        self._stripe = names.name(STRIPE_EVENTS)
+        self._timelines = views.Timelines()
 
-    async def on_command(self, raw: bytes | None) -> None:
+    async def decide(
+        self, batch: Batch, topic: str, partition: int, key: bytes | None, raw: bytes | None
+    ) -> None:
+        """Let the domain decide one record into `batch`. Raises `ContractError` for a record
+        no retry can help (the caller dead-letters it); `batch` is unchanged by a failure."""
+        batch.partition = partition
+        if topic == self._commands:
+            await self._on_command(batch, raw)
+        elif topic == self._stripe:
+            envelope = stripe_events.CONTRACT.decode(raw)
+            await self._apply_stripe_event(batch, envelope.payload, key)
+        else:
+            await self._on_inbox(batch, raw, key)
+
+    def _state(self, batch: Batch, order_id: str) -> Order | None:
+        pending = batch.state(order_id)
+        return pending if pending is not None else self._store.get(order_id)
+
+    async def _on_command(self, batch: Batch, raw: bytes | None) -> None:
         envelope: Envelope[Any] = orders_commands.CONTRACT.decode(raw)
         command = envelope.payload
-        state = self._store.get(command.order_id)
+        state = self._state(batch, command.order_id)
         after, facts = aggregate.handle_command(state, command)
-        await self._commit(command.order_id, after, facts, envelope.message_id)
+        batch.add(command.order_id, after, facts, envelope.message_id)
 
-    async def on_stripe_event(self, raw: bytes | None, key: bytes | None) -> None:
-        envelope = stripe_events.CONTRACT.decode(raw)
-        await self._apply_stripe_event(envelope.payload, key)
-
-    async def on_inbox(self, raw: bytes | None, key: bytes | None) -> None:
+    async def _on_inbox(self, batch: Batch, raw: bytes | None, key: bytes | None) -> None:
         message = orders_inbox.CONTRACT.decode(raw).payload
         if isinstance(message, stripe_events.StripeEventReceived):
-            await self._apply_stripe_event(message, key)
+            await self._apply_stripe_event(batch, message, key)
             return
-        state = self._store.get(message.order_id)
+        state = self._state(batch, message.order_id)
         if state is None:
             raise ContractError(f"fact for unknown order {message.order_id}")
         after, facts = aggregate.apply_facts(state, [message])
-        await self._commit(message.order_id, after, facts, message.cause.id)
+        batch.add(message.order_id, after, facts, message.cause.id)
 
     async def _apply_stripe_event(
-        self, received: stripe_events.StripeEventReceived, key: bytes | None
+        self, batch: Batch, received: stripe_events.StripeEventReceived, key: bytes | None
     ) -> None:
-        order_id = received.order_id or await postgres.order_of(
-            self._pool, related_object_ids(received)
-        )
+        objects = related_object_ids(received)
+        order_id = received.order_id or await postgres.order_of(self._pool, objects)
         if order_id is None:
             log.info(
                 "stripe event for no known order: %s %s", received.event_type, received.event_id
             )
             return
+        if received.order_id is None:
+            received = received.model_copy(update={"order_id": order_id})
         if key is None or key.decode() != order_id:
             # Not on this order's partition: send it where the order lives.
-            await self._send_inbox(received.model_copy(update={"order_id": order_id}), order_id)
+            await send_to_inbox(self._producer, self._names, received, order_id)
             return
-        received = received.model_copy(update={"order_id": order_id})
-        state = self._store.get(order_id)
         try:
-            after, facts = aggregate.handle_stripe_event(state, received)
+            after, facts = aggregate.handle_stripe_event(self._state(batch, order_id), received)
         except UnknownOrder as exc:
             raise ContractError(str(exc)) from exc
-        await self._commit(order_id, after, facts, received.event_id)
+        batch.add(order_id, after, facts, received.event_id)
         if facts:
-            await postgres.remember_objects(self._pool, related_object_ids(received), order_id)
-
-    async def _send_inbox(self, message: Message, order_id: str) -> None:
-        await send_to_inbox(self._producer, self._names, message, order_id)
+            batch.objects.extend((object_id, order_id) for object_id in objects)
 
     async def send_fact(self, fact: OrderFact) -> None:
         await send_to_inbox(self._producer, self._names, fact, fact.order_id)
 
-    async def _commit(
-        self, order_id: str, after: Order | None, facts: Sequence[OrderFact], cause_id: str
-    ) -> None:
-        records = [
-            (order_id, orders_events.CONTRACT.encode(_envelope(fact, position, cause_id)))
-            for position, fact in enumerate(facts)
+    async def commit(self, batch: Batch) -> None:
+        """Make `batch` durable: facts, then read model, then table. Safe to repeat.
+
+        The table goes last: until it holds the new state, a replay re-derives the same
+        facts (same ids) and rewrites the same view rows, so a crash at any step leaves
+        neither a lost fact nor a stale view behind. Faust flushes the table's changelog
+        before it commits the input offsets."""
+        await self._producer.send_all(self._names.name(ORDERS_EVENTS), batch.records)
+        kept = [
+            (order, partition, aggregate.snapshot(order))
+            for order, partition in batch.orders.values()
         ]
-        await self._producer.send_all(self._names.name(ORDERS_EVENTS), records)
-        if after is None or not facts:
-            return
-        snapshot = aggregate.snapshot(after)
-        self._store.put(after, snapshot)
-        view = postgres.OrderView(views.order_body(after), views.timeline_body(after), snapshot)
-        await postgres.save_view(self._pool, order_id, len(after.facts), after.status, view)
+        await postgres.save_views(self._pool, [self._row(order, snap) for order, _, snap in kept])
+        await postgres.remember_objects(self._pool, batch.objects)
+        for order, partition, snapshot in kept:
+            self._store.put(order, snapshot, partition)
+
+    def _row(self, order: Order, snapshot: bytes) -> postgres.ViewRow:
+        body, timeline = views.order_json(order), self._timelines.json(order)
+        return postgres.ViewRow(
+            order.order_id, len(order.facts), order.status, body, timeline, snapshot
+        )

@@ -58,22 +58,38 @@ class OrderView:
     snapshot: bytes
 
 
-async def save_view(
-    pool: asyncpg.Pool, order_id: str, version: int, status: str, view: OrderView
-) -> None:
+@dataclass(frozen=True)
+class ViewRow:
+    """One order's read-model row; `body` and `timeline` are JSON text."""
+
+    order_id: str
+    version: int
+    status: str
+    body: str
+    timeline: str
+    snapshot: bytes
+
+
+async def save_views(pool: asyncpg.Pool, rows: list[ViewRow]) -> None:
+    """Upsert the rows in one statement (one order at most once); a row older than the one
+    stored (a replay, a late write) leaves the stored one alone."""
+    if not rows:
+        return
     await pool.execute(
         """INSERT INTO orders_view (order_id, version, status, body, timeline, snapshot)
-           VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6)
+           SELECT o, v, s, b::jsonb, t::jsonb, n
+           FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[],
+                       $6::bytea[]) AS u(o, v, s, b, t, n)
            ON CONFLICT (order_id) DO UPDATE
              SET version = EXCLUDED.version, status = EXCLUDED.status, body = EXCLUDED.body,
                  timeline = EXCLUDED.timeline, snapshot = EXCLUDED.snapshot, updated_at = now()
              WHERE orders_view.version < EXCLUDED.version""",
-        order_id,
-        version,
-        status,
-        json.dumps(view.body),
-        json.dumps(view.timeline),
-        view.snapshot,
+        [r.order_id for r in rows],
+        [r.version for r in rows],
+        [r.status for r in rows],
+        [r.body for r in rows],
+        [r.timeline for r in rows],
+        [r.snapshot for r in rows],
     )
 
 
@@ -95,15 +111,15 @@ async def remember_object(pool: asyncpg.Pool, object_id: str, order_id: str) -> 
     )
 
 
-async def remember_objects(pool: asyncpg.Pool, object_ids: list[str], order_id: str) -> None:
-    """Map Stripe ids (PaymentIntent, charge, session) to the order, in one statement."""
-    if not object_ids:
+async def remember_objects(pool: asyncpg.Pool, pairs: list[tuple[str, str]]) -> None:
+    """Map Stripe ids (PaymentIntent, charge, session) to their orders, in one statement."""
+    if not pairs:
         return
     await pool.execute(
         "INSERT INTO orders_payment_objects (object_id, order_id) "
-        "SELECT unnest($1::text[]), $2 ON CONFLICT (object_id) DO NOTHING",
-        object_ids,
-        order_id,
+        "SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (object_id) DO NOTHING",
+        [object_id for object_id, _ in pairs],
+        [order_id for _, order_id in pairs],
     )
 
 

@@ -9,6 +9,7 @@ transfers).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from functools import singledispatch
 
@@ -40,7 +41,7 @@ from libs.common.contracts.orders_events import (
     TransferMade,
 )
 from libs.common.money import MoneyModel
-from services.orders.domain.evolve import replay
+from services.orders.domain.evolve import evolve
 from services.orders.domain.state import Order
 
 NOTABLE = (
@@ -68,13 +69,50 @@ class TimelineEntry(BaseModel):
 
 
 def timeline(order: Order) -> list[TimelineEntry]:
-    entries: list[TimelineEntry] = []
-    for before, fact, after in replay(order.facts):
+    return list(written(order).entries)
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """A timeline with the fold it was written from: after each fact, the state and how many
+    entries there were, so that the timeline of a later state of the order can go on from
+    the facts the two share instead of from the start."""
+
+    facts: tuple[OrderFact, ...]
+    states: tuple[Order, ...]
+    ends: tuple[int, ...]
+    entries: tuple[TimelineEntry, ...]
+
+
+def written(order: Order, known: Written | None = None) -> Written:
+    """The timeline of `order`, continued from `known` (an earlier state of the same order)
+    where the facts in sort order still begin the same: with facts arriving in order only
+    the new ones are replayed, so an event costs its own entries, not the whole history."""
+    keep = _shared(known.facts, order.facts) if known is not None else 0
+    states = list(known.states[:keep]) if known is not None else []
+    ends = list(known.ends[:keep]) if known is not None else []
+    entries = list(known.entries[: ends[-1]]) if known is not None and keep else []
+    before = states[-1] if states else None
+    for fact in order.facts[keep:]:
+        # `evolve` of a fact that sorts after all of `before` is one step of the fold.
+        after = evolve(before, fact)
         unchanged = before is not None and _visible(before) == _visible(after)
-        if unchanged and not isinstance(fact, NOTABLE):
-            continue
-        entries.extend(_entries(before, fact, after))
-    return entries
+        if not unchanged or isinstance(fact, NOTABLE):
+            entries.extend(_entries(before, fact, after))
+        states.append(after)
+        ends.append(len(entries))
+        before = after
+    return Written(order.facts, tuple(states), tuple(ends), tuple(entries))
+
+
+def _shared(known: tuple[OrderFact, ...], facts: tuple[OrderFact, ...]) -> int:
+    """How many leading facts the two have in common (the very same objects)."""
+    shared = 0
+    for a, b in zip(known, facts, strict=False):
+        if a is not b:
+            break
+        shared += 1
+    return shared
 
 
 def _visible(order: Order) -> tuple[object, ...]:
