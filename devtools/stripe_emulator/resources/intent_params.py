@@ -5,7 +5,7 @@ from __future__ import annotations
 from devtools.stripe_emulator.context import ApiCall, StripeObject
 from devtools.stripe_emulator.errors import StripeError, invalid_request, missing_param
 from devtools.stripe_emulator.forms import Params, get_dict, get_int, get_str, merge_metadata
-from devtools.stripe_emulator.money import ZERO_DECIMAL
+from devtools.stripe_emulator.money import is_zero_decimal
 
 _CAPTURE_METHODS = ("automatic", "automatic_async", "manual")
 _TEXT_FIELDS = ("description", "receipt_email", "statement_descriptor", "transfer_group")
@@ -17,7 +17,7 @@ def amount(params: Params, name: str = "amount", currency: str | None = None) ->
     minimum = 50
     if value < minimum:
         unit = currency or "usd"
-        shown = f"{minimum}" if unit in ZERO_DECIMAL else f"{minimum // 100}.{minimum % 100:02d}"
+        shown = f"{minimum}" if is_zero_decimal(unit) else f"{minimum // 100}.{minimum % 100:02d}"
         raise StripeError(
             400,
             f"Amount must be at least {shown} {unit}",
