@@ -180,9 +180,13 @@ class Wiring:
     async def _connect(self) -> None:
         pool = await postgres.connect(self.settings.database_url.get_secret_value())
         self.pool = pool
-        # No linger: the worker waits for each batch of facts, so batching by time only adds it.
+        # No linger: the worker waits for each batch of facts, so batching by time only adds
+        # it; and every send is awaited on this loop, so the loop serves the delivery reports.
         self.producer = KafkaProducer(
-            self.settings.kafka_bootstrap_servers, client_id="orders", linger_ms=0
+            self.settings.kafka_bootstrap_servers,
+            client_id="orders",
+            linger_ms=0,
+            poll_thread=False,
         )
         self.processor = Processor(self.store, pool, self.producer, self.names)
         gateway = StripeGateway(make_client(self.settings, asynchronous=True))

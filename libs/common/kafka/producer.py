@@ -32,8 +32,16 @@ def _encode_key(key: str | bytes | None) -> bytes | None:
     return key.encode()
 
 
+POLL_INTERVAL_S = 0.001
+
+
 class KafkaProducer:
-    """One confluent-kafka producer shared by a process, polled by a background thread."""
+    """One confluent-kafka producer shared by a process.
+
+    Delivery reports are served by `poll()`. By default a background thread polls and hands
+    each report to the event loop; with `poll_thread=False` the loop itself polls while a
+    send waits, which saves a thread wake-up per record where every send is awaited anyway
+    (the orders worker: measured ~15 % of its CPU went to that hand-off)."""
 
     def __init__(
         self,
@@ -43,6 +51,7 @@ class KafkaProducer:
         delivery_timeout_ms: int = 30_000,
         linger_ms: int = 2,
         extra: Mapping[str, Any] | None = None,
+        poll_thread: bool = True,
     ) -> None:
         config: dict[str, Any] = {
             "bootstrap.servers": bootstrap_servers,
@@ -60,9 +69,11 @@ class KafkaProducer:
         config.update(extra or {})
         self._producer = confluent_kafka.Producer(config)
         self._closed = threading.Event()
-        self._poller = threading.Thread(target=self._poll_forever, name=f"{client_id}-poll")
-        self._poller.daemon = True
-        self._poller.start()
+        self._poller: threading.Thread | None = None
+        if poll_thread:
+            self._poller = threading.Thread(target=self._poll_forever, name=f"{client_id}-poll")
+            self._poller.daemon = True
+            self._poller.start()
 
     def _poll_forever(self) -> None:
         # Delivery reports are only served by poll(); a thread keeps them flowing while the
@@ -87,7 +98,7 @@ class KafkaProducer:
         """Produce `(key, value)` records in this order, then wait for all their reports:
         one round trip for the lot, and per key the broker keeps the order given."""
         futures = [await self._enqueue(topic, value, key, None) for key, value in records]
-        return list(await asyncio.gather(*futures))
+        return await self._wait(futures)
 
     async def _produce(
         self,
@@ -97,7 +108,17 @@ class KafkaProducer:
         headers: Mapping[str, str | bytes] | None,
     ) -> Delivered:
         future = await self._enqueue(topic, value, key, headers)
-        return await future
+        (delivered,) = await self._wait([future])
+        return delivered
+
+    async def _wait(self, futures: list[asyncio.Future[Delivered]]) -> list[Delivered]:
+        if self._poller is None:
+            while True:
+                self._producer.poll(0)
+                if all(future.done() for future in futures):
+                    break
+                await asyncio.sleep(POLL_INTERVAL_S)
+        return list(await asyncio.gather(*futures))
 
     async def _enqueue(
         self,
@@ -112,7 +133,10 @@ class KafkaProducer:
         def on_delivery(
             err: confluent_kafka.KafkaError | None, msg: confluent_kafka.Message
         ) -> None:
-            loop.call_soon_threadsafe(_settle, future, err, msg)
+            if self._poller is None:  # polled on the loop's own thread
+                _settle(future, err, msg)
+            else:
+                loop.call_soon_threadsafe(_settle, future, err, msg)
 
         header_list: list[tuple[str, str | bytes | None]] | None = (
             list(headers.items()) if headers else None
@@ -125,6 +149,7 @@ class KafkaProducer:
                 return future
             except BufferError:
                 # Local queue is full: back-pressure instead of failing the caller.
+                self._producer.poll(0)
                 await asyncio.sleep(0.01)
 
     def flush(self, timeout: float = 10.0) -> int:
@@ -134,7 +159,8 @@ class KafkaProducer:
     def close(self, timeout: float = 10.0) -> None:
         self.flush(timeout)
         self._closed.set()
-        self._poller.join(timeout=2)
+        if self._poller is not None:
+            self._poller.join(timeout=2)
 
     def list_topics(self, timeout: float = 2.0) -> set[str]:
         """Ask the broker for metadata; raises when it cannot be reached in time."""
