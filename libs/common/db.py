@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import asyncpg
 
 
-async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
-    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size)
+async def create_pool(
+    dsn: str, *, min_size: int = 1, max_size: int = 10, **options: Any
+) -> asyncpg.Pool:
+    """`options` go to asyncpg as they are (`server_settings`, `connection_class`, …)."""
+    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, **options)
     if pool is None:  # asyncpg types it as optional
         raise RuntimeError("asyncpg returned no pool")
     return pool

@@ -144,7 +144,7 @@ async def _checkout_start(request: web.Request) -> tuple[Deps, Order, str]:
 
 async def _record(deps: Deps, order: Order, stripe_id: str, fact: OrderFact) -> None:
     """Map the new Stripe object to the order, and tell the order's worker about it."""
-    await postgres.remember_object(deps.pool, stripe_id, order.order_id)
+    await postgres.remember_objects(deps.pool, [(stripe_id, order.order_id)])
     await send_to_inbox(deps.producer, deps.names, fact, order.order_id)
 
 

@@ -174,7 +174,9 @@ def wait_for_assignment(env: dict[str, str], timeout: float) -> None:
     """A worker answers /healthz before the group has given it partitions; after a crash the
     broker first waits out the dead member's session. Ready means it owns every partition."""
     url = f"http://127.0.0.1:{env['ORDERS_WORKER_PORT']}/healthz"
-    wanted = {f"{env['TOPIC_PREFIX']}orders.commands:{p}" for p in range(6)}
+    wanted = {
+        f"{env['TOPIC_PREFIX']}orders.commands:{p}" for p in range(ORDERS_COMMANDS.partitions)
+    }
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if wanted <= _assigned(url):

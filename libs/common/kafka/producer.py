@@ -7,12 +7,15 @@ completed send is on every in-sync replica: the promise ingest makes to Stripe r
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import confluent_kafka
+
+log = logging.getLogger(__name__)
 
 
 class DeliveryError(RuntimeError):
@@ -32,11 +35,16 @@ def _encode_key(key: str | bytes | None) -> bytes | None:
     return key.encode()
 
 
-POLL_INTERVAL_S = 0.001
+POLL_INTERVAL_S = 0.001  # while records are in flight (libuv's timers count whole ms)
 
 
 class KafkaProducer:
     """One confluent-kafka producer shared by a process.
+
+    A producer that turns fatal (an idempotent producer whose broker lost its producer state
+    answers UNKNOWN_PRODUCER_ID, for one) is replaced by a new one: the records it still held
+    fail with `DeliveryError` and the next send goes out on the new producer, instead of the
+    process being stuck with a producer that will never deliver again.
 
     Delivery reports are served by `poll()`. By default a background thread polls and hands
     each report to the event loop; with `poll_thread=False` the loop itself polls while a
@@ -67,7 +75,10 @@ class KafkaProducer:
             "socket.connection.setup.timeout.ms": min(delivery_timeout_ms, 10_000),
         }
         config.update(extra or {})
+        self._config = config
         self._producer = confluent_kafka.Producer(config)
+        self.generation = 0  # how many times the producer was replaced after a fatal error
+        self._pending: set[asyncio.Future[Delivered]] = set()
         self._closed = threading.Event()
         self._poller: threading.Thread | None = None
         if poll_thread:
@@ -79,7 +90,22 @@ class KafkaProducer:
         # Delivery reports are only served by poll(); a thread keeps them flowing while the
         # event loop is busy, and hands each one back to the loop that is waiting for it.
         while not self._closed.is_set():
-            self._producer.poll(0.05)
+            self._poll(0.05)
+
+    def _poll(self, timeout: float) -> None:
+        try:
+            self._producer.poll(timeout)
+        except confluent_kafka.KafkaException as exc:
+            self._replace(exc)
+
+    def _replace(self, exc: confluent_kafka.KafkaException) -> None:
+        """Start a new producer after a fatal error; fail what the old one still held."""
+        log.warning("kafka producer failed (%s); starting a new one", exc)
+        self._producer = confluent_kafka.Producer(self._config)
+        self.generation += 1
+        failure = DeliveryError(f"producer replaced after: {exc}")
+        for future in list(self._pending):
+            future.get_loop().call_soon_threadsafe(_fail, future, failure)
 
     async def send(
         self,
@@ -114,7 +140,7 @@ class KafkaProducer:
     async def _wait(self, futures: list[asyncio.Future[Delivered]]) -> list[Delivered]:
         if self._poller is None:
             while True:
-                self._producer.poll(0)
+                self._poll(0)
                 if all(future.done() for future in futures):
                     break
                 await asyncio.sleep(POLL_INTERVAL_S)
@@ -129,6 +155,8 @@ class KafkaProducer:
     ) -> asyncio.Future[Delivered]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Delivered] = loop.create_future()
+        self._pending.add(future)
+        future.add_done_callback(self._pending.discard)
 
         def on_delivery(
             err: confluent_kafka.KafkaError | None, msg: confluent_kafka.Message
@@ -149,12 +177,18 @@ class KafkaProducer:
                 return future
             except BufferError:
                 # Local queue is full: back-pressure instead of failing the caller.
-                self._producer.poll(0)
+                self._poll(0)
                 await asyncio.sleep(0.01)
+            except confluent_kafka.KafkaException as exc:
+                self._replace(exc)
 
     def flush(self, timeout: float = 10.0) -> int:
         """Wait for outstanding records; returns how many are still undelivered."""
-        return int(self._producer.flush(timeout))
+        try:
+            return int(self._producer.flush(timeout))
+        except confluent_kafka.KafkaException as exc:
+            self._replace(exc)
+            return 0
 
     def close(self, timeout: float = 10.0) -> None:
         self.flush(timeout)
@@ -166,6 +200,11 @@ class KafkaProducer:
         """Ask the broker for metadata; raises when it cannot be reached in time."""
         metadata = self._producer.list_topics(timeout=timeout)
         return set(metadata.topics)
+
+
+def _fail(future: asyncio.Future[Delivered], failure: DeliveryError) -> None:
+    if not future.done():
+        future.set_exception(failure)
 
 
 def _settle(

@@ -65,15 +65,13 @@ async def open_pool(dsn: str, size: int, *, synchronous_commit: bool = True) -> 
     """`synchronous_commit=False` trades the last fraction of a second of dedupe rows, should
     PostgreSQL itself crash, for throughput: the broker holds the events either way, and a lost
     row can only let a redelivered event through twice (consumers dedupe by event id)."""
-    pool = await asyncpg.create_pool(
+    pool = await db.create_pool(
         dsn,
         min_size=min(2, size),
         max_size=size,
         server_settings={"synchronous_commit": "on" if synchronous_commit else "off"},
         connection_class=_Connection,
     )
-    if pool is None:
-        raise RuntimeError("asyncpg returned no pool")
     await db.migrate(pool, "ingest", MIGRATIONS)
     return pool
 

@@ -102,15 +102,6 @@ async def load_view(pool: asyncpg.Pool, order_id: str) -> OrderView | None:
     return OrderView(json.loads(row["body"]), json.loads(row["timeline"]), bytes(row["snapshot"]))
 
 
-async def remember_object(pool: asyncpg.Pool, object_id: str, order_id: str) -> None:
-    await pool.execute(
-        "INSERT INTO orders_payment_objects (object_id, order_id) VALUES ($1, $2) "
-        "ON CONFLICT (object_id) DO NOTHING",
-        object_id,
-        order_id,
-    )
-
-
 async def remember_objects(pool: asyncpg.Pool, pairs: list[tuple[str, str]]) -> None:
     """Map Stripe ids (PaymentIntent, charge, session) to their orders, in one statement."""
     if not pairs:
