@@ -79,11 +79,11 @@ async def errors(request: web.Request, handler: Next) -> web.StreamResponse:
         return error_response(502, "stripe_unavailable", exc.user_message or "Stripe failed")
 
 
-async def _order(deps: Deps, order_id: str) -> tuple[postgres.OrderView, Order]:
-    view = await postgres.load_view(deps.pool, order_id)
-    if view is None:
+async def _order(deps: Deps, order_id: str) -> Order:
+    facts = await postgres.load_facts(deps.pool, order_id)
+    if not facts:
         raise ApiError(404, "order_not_found", f"no order {order_id}")
-    return view, aggregate.restore(view.snapshot)
+    return aggregate.from_facts_json(facts)
 
 
 def idempotent(scope: str, handler: Handler) -> Handler:
@@ -136,7 +136,7 @@ async def _checkout_start(request: web.Request) -> tuple[Deps, Order, str]:
     """What both payment paths begin with: an order awaiting payment, and its buyer's
     Stripe Customer (created on the first checkout, reused after)."""
     deps = request.app[DEPS]
-    _, order = await _order(deps, request.match_info["order_id"])
+    order = await _order(deps, request.match_info["order_id"])
     _payable(order)
     customer = await ensure_customer(deps.pool, deps.gateway, order.buyer)
     return deps, order, customer
@@ -187,19 +187,22 @@ async def create_checkout_session(request: web.Request) -> web.Response:
 
 
 async def get_order(request: web.Request) -> web.Response:
-    view, _ = await _order(request.app[DEPS], request.match_info["order_id"])
-    return web.json_response(view.body)
+    order_id = request.match_info["order_id"]
+    body = await postgres.load_body(request.app[DEPS].pool, order_id)
+    if body is None:
+        raise ApiError(404, "order_not_found", f"no order {order_id}")
+    return web.json_response(body)
 
 
 async def get_timeline(request: web.Request) -> web.Response:
     order_id = request.match_info["order_id"]
-    view, _ = await _order(request.app[DEPS], order_id)
-    return web.json_response({"order_id": order_id, "timeline": view.timeline})
+    order = await _order(request.app[DEPS], order_id)
+    return web.json_response({"order_id": order_id, "timeline": views.timeline_body(order)})
 
 
 async def get_fees(request: web.Request) -> web.Response:
     deps = request.app[DEPS]
-    _, order = await _order(deps, request.match_info["order_id"])
+    order = await _order(deps, request.match_info["order_id"])
     return web.json_response(views.fees_body(order, deps.policy))
 
 

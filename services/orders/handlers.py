@@ -5,7 +5,8 @@ decide, and leaves the new state in the batch (so a later record of the same ord
 batch sees it). The batch then makes the outcome durable in an order that survives a crash
 at any point: all facts on `orders.events` first (with ids derived from the order, the cause
 and the position, so a replay repeats the same ids and consumers drop the copy), then the
-read model and the map of Stripe objects, one statement each, then the orders' table entries.
+read model, the new facts and the map of Stripe objects in one statement, then the orders'
+table entries.
 Replaying the batch after a crash re-derives the same facts, since the table still holds the
 state from before; the input offsets are committed only after the batch is durable.
 """
@@ -35,6 +36,7 @@ from services.orders import views
 from services.orders.adapters import postgres
 from services.orders.domain import aggregate
 from services.orders.domain.errors import UnknownOrder
+from services.orders.domain.evolve import fact_keys
 from services.orders.domain.state import Order
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,11 @@ class OrderStore(ABC):
     def put(self, order: Order, snapshot: bytes, partition: int) -> None:
         """Keep `order`; `snapshot` is `aggregate.snapshot(order)`, computed once by the caller;
         `partition` is the input partition its change came from, the table's partition."""
+
+
+def fact_key(fact: OrderFact) -> str:
+    """A fact's identity within its order (`orders_facts.fact_key`)."""
+    return "|".join(fact_keys(fact)[0])
 
 
 def fact_id(fact: OrderFact, position: int) -> str:
@@ -96,6 +103,7 @@ class Batch:
 
     records: list[tuple[str, bytes]] = field(default_factory=list)
     orders: dict[str, tuple[Order, int]] = field(default_factory=dict)
+    before: dict[str, Order | None] = field(default_factory=dict)  # as the batch found them
     objects: list[tuple[str, str]] = field(default_factory=list)
     partition: int = 0  # of the record being decided
 
@@ -103,12 +111,26 @@ class Batch:
         pending = self.orders.get(order_id)
         return pending[0] if pending is not None else None
 
-    def add(self, order_id: str, after: Order | None, facts: list[OrderFact], cause: str) -> None:
+    def add(
+        self,
+        order_id: str,
+        before: Order | None,
+        after: Order | None,
+        facts: list[OrderFact],
+        cause: str,
+    ) -> None:
         encode = orders_events.CONTRACT.encode
         records = [(order_id, encode(_envelope(f, i, cause))) for i, f in enumerate(facts)]
         self.records.extend(records)
         if after is not None and facts:
+            self.before.setdefault(order_id, before)
             self.orders[order_id] = (after, self.partition)
+
+    def new_facts(self, order: Order) -> set[int]:
+        """Positions in `order.facts` of the facts this batch added to it."""
+        before = self.before.get(order.order_id)
+        old = {id(fact) for fact in before.facts} if before is not None else set()
+        return {at for at, fact in enumerate(order.facts) if id(fact) not in old}
 
 
 class Processor:
@@ -121,7 +143,7 @@ class Processor:
         self._names = names
         self._commands = names.name(ORDERS_COMMANDS)
         self._stripe = names.name(STRIPE_EVENTS)
-        self._timelines = views.Timelines()
+        self._facts_json = aggregate.FactsJson()
 
     async def decide(
         self, batch: Batch, topic: str, partition: int, key: bytes | None, raw: bytes | None
@@ -146,7 +168,7 @@ class Processor:
         command = envelope.payload
         state = self._state(batch, command.order_id)
         after, facts = aggregate.handle_command(state, command)
-        batch.add(command.order_id, after, facts, envelope.message_id)
+        batch.add(command.order_id, state, after, facts, envelope.message_id)
 
     async def _on_inbox(self, batch: Batch, raw: bytes | None, key: bytes | None) -> None:
         message = orders_inbox.CONTRACT.decode(raw).payload
@@ -157,7 +179,7 @@ class Processor:
         if state is None:
             raise ContractError(f"fact for unknown order {message.order_id}")
         after, facts = aggregate.apply_facts(state, [message])
-        batch.add(message.order_id, after, facts, message.cause.id)
+        batch.add(message.order_id, state, after, facts, message.cause.id)
 
     async def _apply_stripe_event(
         self, batch: Batch, received: stripe_events.StripeEventReceived, key: bytes | None
@@ -175,11 +197,12 @@ class Processor:
             # Not on this order's partition: send it where the order lives.
             await send_to_inbox(self._producer, self._names, received, order_id)
             return
+        state = self._state(batch, order_id)
         try:
-            after, facts = aggregate.handle_stripe_event(self._state(batch, order_id), received)
+            after, facts = aggregate.handle_stripe_event(state, received)
         except UnknownOrder as exc:
             raise ContractError(str(exc)) from exc
-        batch.add(order_id, after, facts, received.event_id)
+        batch.add(order_id, state, after, facts, received.event_id)
         if facts:
             batch.objects.extend((object_id, order_id) for object_id in objects)
 
@@ -190,21 +213,26 @@ class Processor:
         """Make `batch` durable: facts, then read model, then table. Safe to repeat.
 
         The table goes last: until it holds the new state, a replay re-derives the same
-        facts (same ids) and rewrites the same view rows, so a crash at any step leaves
+        facts (same ids) and rewrites the same read model, so a crash at any step leaves
         neither a lost fact nor a stale view behind. Faust flushes the table's changelog
         before it commits the input offsets."""
         await self._producer.send_all(self._names.name(ORDERS_EVENTS), batch.records)
-        kept = [
-            (order, partition, aggregate.snapshot(order))
-            for order, partition in batch.orders.values()
-        ]
-        await postgres.save_views(self._pool, [self._row(order, snap) for order, _, snap in kept])
-        await postgres.remember_objects(self._pool, batch.objects)
+        rows: list[postgres.ViewRow] = []
+        facts: list[postgres.FactRow] = []
+        kept: list[tuple[Order, int, bytes]] = []
+        for order, partition in batch.orders.values():
+            encoded = self._facts_json.encode(order)
+            added = batch.new_facts(order)
+            facts.extend(
+                postgres.FactRow(order.order_id, fact_key(order.facts[at]), encoded[at].decode())
+                for at in sorted(added)
+            )
+            rows.append(
+                postgres.ViewRow(
+                    order.order_id, len(order.facts), order.status, views.order_json(order)
+                )
+            )
+            kept.append((order, partition, aggregate.snapshot_json(order.order_id, encoded)))
+        await postgres.save_changes(self._pool, rows, facts, batch.objects)
         for order, partition, snapshot in kept:
             self._store.put(order, snapshot, partition)
-
-    def _row(self, order: Order, snapshot: bytes) -> postgres.ViewRow:
-        body, timeline = views.order_json(order), self._timelines.json(order)
-        return postgres.ViewRow(
-            order.order_id, len(order.facts), order.status, body, timeline, snapshot
-        )

@@ -3,17 +3,15 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from datetime import datetime
 from typing import Any
 
 import orjson
-from pydantic import TypeAdapter
 
 from libs.common.contracts.orders_events import PaymentAuthorized
 from libs.common.money import Money
 from services.orders.domain.state import Order
-from services.orders.domain.timeline import TimelineEntry, Written, timeline, written
+from services.orders.domain.timeline import timeline
 from services.orders.fees import FeePolicy, for_order
 
 
@@ -78,31 +76,9 @@ def timeline_body(order: Order) -> list[dict[str, Any]]:
     return [entry.model_dump(mode="json") for entry in timeline(order)]
 
 
-_TIMELINE = TypeAdapter(list[TimelineEntry])
-
-
 def order_json(order: Order) -> str:
     """`order_body` as JSON text, for the read model."""
     return orjson.dumps(order_body(order)).decode()
-
-
-class Timelines:
-    """The worker's timeline JSON per order, continued from the last one it wrote for the
-    same order (see `written`), so that a long-lived order does not cost its whole history
-    again on every event. Bounded: the least recently used orders are forgotten."""
-
-    def __init__(self, size: int = 20_000) -> None:
-        self._known: OrderedDict[str, Written] = OrderedDict()
-        self._size = size
-
-    def json(self, order: Order) -> str:
-        """`timeline_body` as JSON text, serialized in one pass without intermediate dicts."""
-        done = written(order, self._known.get(order.order_id))
-        self._known[order.order_id] = done
-        self._known.move_to_end(order.order_id)
-        if len(self._known) > self._size:
-            self._known.popitem(last=False)
-        return _TIMELINE.dump_json(list(done.entries)).decode()
 
 
 def fees_body(order: Order, policy: FeePolicy) -> dict[str, Any]:

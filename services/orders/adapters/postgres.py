@@ -2,8 +2,13 @@
 Stripe objects to orders, and the idempotency keys of the API's POST requests.
 
 The Faust table (changelog-backed) is the source of truth of each order; the read model here
-is a projection of it, written after each change with a version so that a replayed or late
-write never overwrites a newer one.
+is a projection of it in two parts, written together by one statement after each change:
+`orders_view`, one small row per order (status and the JSON the UI reads), with a version so
+that a replayed or late write never overwrites a newer one; and `orders_facts`, the order's
+facts, append-only and keyed by the fact's identity, from which the API folds the order (for
+its timeline, fees and payment checks) exactly as the worker does. Appending a change's new
+facts instead of rewriting the whole history keeps a write the same size however long the
+order's life has been.
 """
 
 from __future__ import annotations
@@ -42,6 +47,25 @@ SCHEMA = [
         body jsonb,
         created_at timestamptz NOT NULL DEFAULT now(),
         PRIMARY KEY (scope, key))""",
+    """CREATE TABLE orders_facts (
+        order_id text NOT NULL,
+        fact_key text NOT NULL,
+        fact jsonb NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (order_id, fact_key))""",
+    # The facts of orders written before `orders_facts` existed, from their snapshots; the
+    # key is `handlers.fact_key` in SQL.
+    """INSERT INTO orders_facts (order_id, fact_key, fact)
+       SELECT v.order_id,
+              concat_ws('|', f->>'type', f->'cause'->>'kind', f->'cause'->>'id',
+                        CASE f->>'type' WHEN 'ReceiptIssued' THEN f->>'receipt_id'
+                                        WHEN 'TransferMade' THEN f->>'transfer_id'
+                                        ELSE '' END),
+              f
+       FROM orders_view v,
+            jsonb_array_elements(convert_from(v.snapshot, 'UTF8')::jsonb -> 'facts') AS f
+       ON CONFLICT DO NOTHING""",
+    "ALTER TABLE orders_view DROP COLUMN timeline, DROP COLUMN snapshot",
 ]
 
 
@@ -52,66 +76,77 @@ async def connect(dsn: str) -> asyncpg.Pool:
 
 
 @dataclass(frozen=True)
-class OrderView:
-    body: dict[str, Any]
-    timeline: list[Any]
-    snapshot: bytes
-
-
-@dataclass(frozen=True)
 class ViewRow:
-    """One order's read-model row; `body` and `timeline` are JSON text."""
+    """One order's read-model row; `body` is JSON text."""
 
     order_id: str
     version: int
     status: str
     body: str
-    timeline: str
-    snapshot: bytes
 
 
-async def save_views(pool: asyncpg.Pool, rows: list[ViewRow]) -> None:
-    """Upsert the rows in one statement (one order at most once); a row older than the one
-    stored (a replay, a late write) leaves the stored one alone."""
-    if not rows:
+@dataclass(frozen=True)
+class FactRow:
+    """One fact of an order as JSON text, under the key that identifies it in the order."""
+
+    order_id: str
+    fact_key: str
+    fact: str
+
+
+async def save_changes(
+    pool: asyncpg.Pool,
+    rows: list[ViewRow],
+    facts: list[FactRow],
+    objects: list[tuple[str, str]],
+) -> None:
+    """In one statement: upsert the rows (one order at most once; a row older than the one
+    stored — a replay, a late write — leaves the stored one alone), add the facts not stored
+    yet, and map Stripe ids (PaymentIntent, charge, session) to their orders."""
+    if not (rows or facts or objects):
         return
     await pool.execute(
-        """INSERT INTO orders_view (order_id, version, status, body, timeline, snapshot)
-           SELECT o, v, s, b::jsonb, t::jsonb, n
-           FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[],
-                       $6::bytea[]) AS u(o, v, s, b, t, n)
+        """WITH facts AS (
+             INSERT INTO orders_facts (order_id, fact_key, fact)
+             SELECT * FROM unnest($5::text[], $6::text[], $7::jsonb[])
+             ON CONFLICT DO NOTHING),
+           objects AS (
+             INSERT INTO orders_payment_objects (object_id, order_id)
+             SELECT * FROM unnest($8::text[], $9::text[])
+             ON CONFLICT (object_id) DO NOTHING)
+           INSERT INTO orders_view (order_id, version, status, body)
+           SELECT o, v, s, b::jsonb
+           FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[]) AS u(o, v, s, b)
            ON CONFLICT (order_id) DO UPDATE
              SET version = EXCLUDED.version, status = EXCLUDED.status, body = EXCLUDED.body,
-                 timeline = EXCLUDED.timeline, snapshot = EXCLUDED.snapshot, updated_at = now()
+                 updated_at = now()
              WHERE orders_view.version < EXCLUDED.version""",
         [r.order_id for r in rows],
         [r.version for r in rows],
         [r.status for r in rows],
         [r.body for r in rows],
-        [r.timeline for r in rows],
-        [r.snapshot for r in rows],
+        [f.order_id for f in facts],
+        [f.fact_key for f in facts],
+        [f.fact for f in facts],
+        [object_id for object_id, _ in objects],
+        [order_id for _, order_id in objects],
     )
 
 
-async def load_view(pool: asyncpg.Pool, order_id: str) -> OrderView | None:
-    row = await pool.fetchrow(
-        "SELECT body, timeline, snapshot FROM orders_view WHERE order_id = $1", order_id
-    )
-    if row is None:
-        return None
-    return OrderView(json.loads(row["body"]), json.loads(row["timeline"]), bytes(row["snapshot"]))
+async def load_body(pool: asyncpg.Pool, order_id: str) -> dict[str, Any] | None:
+    raw = await pool.fetchval("SELECT body FROM orders_view WHERE order_id = $1", order_id)
+    return json.loads(raw) if raw is not None else None
+
+
+async def load_facts(pool: asyncpg.Pool, order_id: str) -> list[str]:
+    """The order's facts as JSON texts, in no particular order; none for an unknown order."""
+    rows = await pool.fetch("SELECT fact FROM orders_facts WHERE order_id = $1", order_id)
+    return [row["fact"] for row in rows]
 
 
 async def remember_objects(pool: asyncpg.Pool, pairs: list[tuple[str, str]]) -> None:
-    """Map Stripe ids (PaymentIntent, charge, session) to their orders, in one statement."""
-    if not pairs:
-        return
-    await pool.execute(
-        "INSERT INTO orders_payment_objects (object_id, order_id) "
-        "SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (object_id) DO NOTHING",
-        [object_id for object_id, _ in pairs],
-        [order_id for _, order_id in pairs],
-    )
+    """Map Stripe ids (PaymentIntent, charge, session) to their orders."""
+    await save_changes(pool, [], [], pairs)
 
 
 async def order_of(pool: asyncpg.Pool, object_ids: list[str]) -> str | None:

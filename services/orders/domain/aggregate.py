@@ -9,10 +9,12 @@ asked for arrives (the fold itself moves such an order from created to fulfilled
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, TypeAdapter
 
 from libs.common.contracts.orders_commands import Actor, OrderCommandBase
@@ -29,7 +31,7 @@ from libs.common.contracts.orders_events import (
 from libs.common.contracts.stripe_events import StripeEventReceived
 from services.orders.domain.decide import decide, rejected
 from services.orders.domain.errors import DomainError, UnknownOrder
-from services.orders.domain.evolve import NOT_STORED, evolve, fold, sort_key
+from services.orders.domain.evolve import NOT_STORED, evolve, fact_keys, fold, sort_key
 from services.orders.domain.state import Order
 from services.orders.domain.stripe_facts import translate
 
@@ -173,12 +175,59 @@ class OrderSnapshot(BaseModel):
 
 
 _SNAPSHOT = TypeAdapter(OrderSnapshot)
+_FACT: TypeAdapter[OrderFact] = TypeAdapter(OrderEvent)
 
 
 def snapshot(state: Order) -> bytes:
-    facts: list[OrderEvent] = list(state.facts)  # type: ignore[arg-type]
-    return OrderSnapshot(order_id=state.order_id, facts=facts).model_dump_json().encode()
+    """`OrderSnapshot` of `state` as JSON."""
+    return snapshot_json(state.order_id, [fact_json(fact) for fact in state.facts])
 
 
 def restore(raw: bytes) -> Order:
-    return fold(sorted(_SNAPSHOT.validate_json(raw).facts, key=sort_key))
+    return from_facts(_SNAPSHOT.validate_json(raw).facts)
+
+
+def from_facts(facts: Iterable[OrderFact]) -> Order:
+    """The order defined by `facts`, in any order and with any repeats."""
+    unique: dict[tuple[str, str, str, str], OrderFact] = {}
+    for fact in facts:
+        unique.setdefault(fact_keys(fact)[0], fact)
+    return fold(sorted(unique.values(), key=sort_key))
+
+
+def from_facts_json(facts: Iterable[str | bytes]) -> Order:
+    return from_facts(_FACT.validate_json(raw) for raw in facts)
+
+
+def fact_json(fact: OrderFact) -> bytes:
+    return _FACT.dump_json(fact)
+
+
+def snapshot_json(order_id: str, facts: list[bytes]) -> bytes:
+    """The snapshot of an order from its facts' JSON, in order."""
+    head = b'{"order_id":' + orjson.dumps(order_id) + b',"facts":['
+    return head + b",".join(facts) + b"]}"
+
+
+class FactsJson:
+    """`fact_json` of an order's facts for a worker that writes the same orders again and
+    again: a fact is encoded once, and reused while its order is among the `size` most
+    recently encoded, so that a change costs its new facts rather than the whole history."""
+
+    def __init__(self, size: int = 20_000) -> None:
+        self._known: OrderedDict[str, dict[int, tuple[OrderFact, bytes]]] = OrderedDict()
+        self._size = size
+
+    def encode(self, state: Order) -> list[bytes]:
+        """JSON of each of `state.facts`, in order."""
+        known = self._known.pop(state.order_id, {})
+        encoded: dict[int, tuple[OrderFact, bytes]] = {}
+        for fact in state.facts:
+            # Keyed by identity, and the fact is kept with its bytes: an id is never reused
+            # while the object it names is alive.
+            hit = known.get(id(fact))
+            encoded[id(fact)] = hit if hit is not None else (fact, fact_json(fact))
+        self._known[state.order_id] = encoded
+        if len(self._known) > self._size:
+            self._known.popitem(last=False)
+        return [raw for _, raw in encoded.values()]

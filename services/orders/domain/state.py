@@ -1,10 +1,10 @@
 """The Order aggregate: a frozen value computed as a fold over the facts applied to it.
 
 The order keeps every fact it has applied (`facts`, in the total order of `evolve.sort_key`)
-so that a fact arriving late can be inserted where it belongs and the state re-folded; this
-is what makes the result independent of Stripe's delivery order. Everything else here is
-derived from those facts. Amounts are integer minor units of `currency`; the `Money`
-properties are the typed view of them.
+and the state after each of them (`steps`), so that a fact arriving late can be inserted where
+it belongs and only the facts after it applied again; this is what makes the result independent
+of Stripe's delivery order. Everything else here is derived from those facts. Amounts are
+integer minor units of `currency`; the `Money` properties are the typed view of them.
 """
 
 from __future__ import annotations
@@ -108,7 +108,12 @@ class Order:
     canceled_at: datetime | None = None
     cancel_reason: str = ""
     facts: tuple[OrderFact, ...] = ()
+    steps: tuple[Order, ...] = ()
+    """`steps[i]` is the order after `facts[: i + 1]`, without `facts`, `steps` and `keys` of its
+    own (they would make an order's size grow with the square of its history)."""
     keys: frozenset[FactKey] = frozenset()
+    seen: frozenset[str] = frozenset()
+    """Ids of the Stripe events, commands and API requests already applied."""
 
     def money(self, amount: int) -> Money:
         return Money(amount, self.currency)
@@ -140,11 +145,6 @@ class Order:
     def refund_due(self) -> bool:
         """Money was captured for an order that was canceled (a cancel raced the payment)."""
         return self.status == "canceled" and not self.refundable.is_zero
-
-    @property
-    def seen(self) -> frozenset[str]:
-        """Ids of the Stripe events, commands and API requests already applied."""
-        return frozenset(key[2] for key in self.keys)
 
     @property
     def last_fact_at(self) -> datetime:

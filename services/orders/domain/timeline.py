@@ -1,6 +1,6 @@
 """The order's timeline for the UI: what happened, when, from which status to which, why, by whom.
 
-It is written from the fold (`evolve.replay`), not from arrival order, so duplicated or
+It is written from the fold (`Order.steps`), not from arrival order, so duplicated or
 shuffled Stripe deliveries give the same timeline. A fact that changed nothing (a second
 event stating a capture already known, an older refund snapshot) adds no entry, except the
 kinds that are notable in themselves (payment attempts, requested effects, receipts,
@@ -41,7 +41,6 @@ from libs.common.contracts.orders_events import (
     TransferMade,
 )
 from libs.common.money import MoneyModel
-from services.orders.domain.evolve import evolve
 from services.orders.domain.state import Order
 
 NOTABLE = (
@@ -74,42 +73,41 @@ def timeline(order: Order) -> list[TimelineEntry]:
 
 @dataclass(frozen=True, slots=True)
 class Written:
-    """A timeline with the fold it was written from: after each fact, the state and how many
-    entries there were, so that the timeline of a later state of the order can go on from
-    the facts the two share instead of from the start."""
+    """A timeline with the fold it was written from, so that the timeline of a later state of
+    the order can go on from the steps the two share instead of from the start: `ends[i]` is
+    how many entries there were after `facts[i]`; `kept` how many were taken over as they were."""
 
     facts: tuple[OrderFact, ...]
-    states: tuple[Order, ...]
+    steps: tuple[Order, ...]
     ends: tuple[int, ...]
     entries: tuple[TimelineEntry, ...]
+    kept: int = 0
 
 
 def written(order: Order, known: Written | None = None) -> Written:
     """The timeline of `order`, continued from `known` (an earlier state of the same order)
-    where the facts in sort order still begin the same: with facts arriving in order only
-    the new ones are replayed, so an event costs its own entries, not the whole history."""
-    keep = _shared(known.facts, order.facts) if known is not None else 0
-    states = list(known.states[:keep]) if known is not None else []
+    where both begin with the same facts and steps: with facts arriving in order only the new
+    ones are described, so an event costs its own entries, not the whole history."""
+    keep = _shared(known, order) if known is not None else 0
     ends = list(known.ends[:keep]) if known is not None else []
     entries = list(known.entries[: ends[-1]]) if known is not None and keep else []
-    before = states[-1] if states else None
-    for fact in order.facts[keep:]:
-        # `evolve` of a fact that sorts after all of `before` is one step of the fold.
-        after = evolve(before, fact)
+    kept = len(entries)
+    for at in range(keep, len(order.facts)):
+        fact, after = order.facts[at], order.steps[at]
+        before = order.steps[at - 1] if at else None
         unchanged = before is not None and _visible(before) == _visible(after)
         if not unchanged or isinstance(fact, NOTABLE):
             entries.extend(_entries(before, fact, after))
-        states.append(after)
         ends.append(len(entries))
-        before = after
-    return Written(order.facts, tuple(states), tuple(ends), tuple(entries))
+    return Written(order.facts, order.steps, tuple(ends), tuple(entries), kept)
 
 
-def _shared(known: tuple[OrderFact, ...], facts: tuple[OrderFact, ...]) -> int:
-    """How many leading facts the two have in common (the very same objects)."""
+def _shared(known: Written, order: Order) -> int:
+    """How many leading facts and steps the two have in common (the very same objects)."""
     shared = 0
-    for a, b in zip(known, facts, strict=False):
-        if a is not b:
+    pairs = zip(known.facts, order.facts, known.steps, order.steps, strict=False)
+    for fact_a, fact_b, step_a, step_b in pairs:
+        if fact_a is not fact_b or step_a is not step_b:
             break
         shared += 1
     return shared
