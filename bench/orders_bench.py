@@ -108,20 +108,31 @@ class Bench:
             time.sleep(0.25)
         return found
 
-    def burst(self, topic: Topic, records: list[tuple[str, bytes]], fact: str) -> dict[str, Any]:
-        """Produce `records` while the worker is paused, resume it, time the `fact`s it writes."""
+    def burst(
+        self, topic: Topic, records: list[tuple[str, bytes]], fact: str, causes: set[str]
+    ) -> dict[str, Any]:
+        """Produce `records` while the worker is paused, resume it, time the `fact`s it writes
+        (those caused by the `causes`: the records' command or event ids)."""
         facts = self.names.name(ORDERS_EVENTS)
         since = support.end_offsets(self.kafka, facts, ORDERS_EVENTS.partitions)
         paused_at = time.monotonic()
         with self.paused():
             support.produce_all(self.kafka, self.names.name(topic), records)
             pause_s = time.monotonic() - paused_at
-        return {"since": since, "pause_s": round(pause_s, 2), "fact": fact, "n": len(records)}
+        return {
+            "since": since,
+            "pause_s": round(pause_s, 2),
+            "fact": fact,
+            "n": len(records),
+            "causes": causes,
+        }
 
     def settle(self, burst: dict[str, Any], orders: list[str], version: int) -> dict[str, Any]:
         done = self.wait_rows(orders, version)
         topic = self.names.name(ORDERS_EVENTS)
-        times = [t for _, t in support.stamps(self.kafka, topic, burst["since"], burst["fact"])]
+        wanted = support.caused_by(burst["causes"])
+        found = support.stamps(self.kafka, topic, burst["since"], burst["fact"], wanted, burst["n"])
+        times = [t for _, t in found]
         span = times[-1] - times[0] if len(times) > 1 else 0.0
         return {
             "records": burst["n"],
@@ -133,19 +144,21 @@ class Bench:
         }
 
     def create_orders(self, orders: list[str]) -> dict[str, Any]:
-        records = [(o, support.create_order(o)) for o in orders]
-        burst = self.burst(ORDERS_COMMANDS, records, "OrderCreated")
+        commands = {o: f"cmd_{uuid.uuid4().hex[:12]}" for o in orders}
+        records = [(o, support.create_order(o, commands[o])) for o in orders]
+        burst = self.burst(ORDERS_COMMANDS, records, "OrderCreated", set(commands.values()))
         return self.settle(burst, orders, 1)
 
     def stripe_burst(self, orders: list[str], per_order: int, run: int) -> dict[str, Any]:
         tag = uuid.uuid4().hex[:6]
-        records = []
+        records, events = [], set()
         for k in range(per_order):
             kind = support.KINDS[k % 2]
             for i, order in enumerate(orders):
                 event = support.stripe_event(kind, order, f"{tag}{k}x{i:06d}")
                 records.append((order, support.as_received(event, order)))
-        burst = self.burst(STRIPE_EVENTS, records, "PaymentCaptured")
+                events.add(event["id"])
+        burst = self.burst(STRIPE_EVENTS, records, "PaymentCaptured", events)
         return self.settle(burst, orders, 1 + per_order * (run + 1))
 
     def marks(self) -> dict[str, dict[int, int]]:
@@ -166,8 +179,8 @@ class Bench:
         result = json.loads(sent.stdout)
         due: dict[str, float] = result["due"]
         done = dict(self.wait_rows(orders, 2))
-        published = self.first_stamps(STRIPE_EVENTS, since, "StripeEventReceived")
-        facts = self.first_stamps(ORDERS_EVENTS, since, "PaymentCaptured")
+        published = self.first_stamps(STRIPE_EVENTS, since, "StripeEventReceived", orders)
+        facts = self.first_stamps(ORDERS_EVENTS, since, "PaymentCaptured", orders)
         stages = {
             "total": (due, done),
             "ingest": (due, published),
@@ -184,10 +197,12 @@ class Bench:
         }
 
     def first_stamps(
-        self, topic: Topic, since: dict[str, dict[int, int]], kind: str
+        self, topic: Topic, since: dict[str, dict[int, int]], kind: str, orders: list[str]
     ) -> support.Times:
         found: support.Times = {}
-        for key, at in support.stamps(self.kafka, self.names.name(topic), since[topic.name], kind):
+        wanted = support.keyed_by(set(orders))
+        name, marks = self.names.name(topic), since[topic.name]
+        for key, at in support.stamps(self.kafka, name, marks, kind, wanted, len(orders)):
             found.setdefault(key, at)
         return found
 

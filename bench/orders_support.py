@@ -18,7 +18,7 @@ import json
 import sys
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,10 +37,10 @@ Stamp = tuple[str, float]
 Times = dict[str, float]  # order id -> epoch seconds
 
 
-def create_order(order_id: str) -> bytes:
+def create_order(order_id: str, command_id: str) -> bytes:
     command = oc.CreateOrder(
         order_id=order_id,
-        command_id=f"cmd_{uuid.uuid4().hex[:12]}",
+        command_id=command_id,
         actor=oc.Actor(kind="api", id="backend"),
         buyer=oc.Buyer(id=f"buyer_{order_id[-8:]}", email="ada@example.com", name="Ada"),
         currency="usd",
@@ -169,27 +169,38 @@ def end_offsets(bootstrap: str, topic: str, partitions: int) -> dict[int, int]:
         consumer.close()
 
 
-def stamps(bootstrap: str, topic: str, since: dict[int, int], kind: str) -> list[Stamp]:
-    """(key, broker timestamp in s) of the `kind` records written after the offsets `since`."""
-    until = end_offsets(bootstrap, topic, len(since))
+def stamps(
+    bootstrap: str,
+    topic: str,
+    since: dict[int, int],
+    kind: str,
+    wanted: Callable[[str, dict[str, Any]], bool],
+    expected: int,
+) -> list[Stamp]:
+    """(key, broker timestamp in s) of the `kind` records from the offsets `since` on for which
+    `wanted(key, payload)` holds, until `expected` of them are found or none came for a while.
+
+    Records are picked by what caused them, not by offsets alone: the high watermark a broker
+    reports may trail the records just written, so a window of offsets could take in the tail
+    of the previous burst and leave out the tail of this one."""
     consumer = confluent_kafka.Consumer(
         {"bootstrap.servers": bootstrap, "group.id": "bench", "enable.auto.commit": False}
     )
     consumer.assign([confluent_kafka.TopicPartition(topic, p, o) for p, o in since.items()])
-    left = sum(until[p] - since[p] for p in since)
     found: list[Stamp] = []
     seen: set[str] = set()
     duplicates = 0
-    deadline = time.monotonic() + 60
+    quiet_until = time.monotonic() + 5
     try:
-        while left > 0 and time.monotonic() < deadline:
-            for message in consumer.consume(1000, timeout=1.0):
+        while len(found) < expected and time.monotonic() < quiet_until:
+            for message in consumer.consume(1000, timeout=0.5):
                 value, key = message.value(), message.key()
                 if message.error() or value is None or key is None:
                     continue
-                left -= 1
+                quiet_until = time.monotonic() + 5
                 record = json.loads(value)
-                if record["payload"]["type"] != kind:
+                payload = record["payload"]
+                if payload["type"] != kind or not wanted(key.decode(), payload):
                     continue
                 if record["message_id"] in seen:  # a replay's copy: not a new fact
                     duplicates += 1
@@ -201,6 +212,14 @@ def stamps(bootstrap: str, topic: str, since: dict[int, int], kind: str) -> list
     if duplicates:
         print(f"  ({duplicates} copies of {kind} facts left out)", file=sys.stderr)
     return sorted(found, key=lambda s: s[1])
+
+
+def caused_by(causes: set[str]) -> Callable[[str, dict[str, Any]], bool]:
+    return lambda _key, payload: payload.get("cause", {}).get("id") in causes
+
+
+def keyed_by(keys: set[str]) -> Callable[[str, dict[str, Any]], bool]:
+    return lambda key, _payload: key in keys
 
 
 def rows(dsn: str, orders: list[str], version: int) -> list[Stamp]:
