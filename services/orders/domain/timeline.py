@@ -9,7 +9,6 @@ transfers).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from functools import singledispatch
 
@@ -68,49 +67,13 @@ class TimelineEntry(BaseModel):
 
 
 def timeline(order: Order) -> list[TimelineEntry]:
-    return list(written(order).entries)
-
-
-@dataclass(frozen=True, slots=True)
-class Written:
-    """A timeline with the fold it was written from, so that the timeline of a later state of
-    the order can go on from the steps the two share instead of from the start: `ends[i]` is
-    how many entries there were after `facts[i]`; `kept` how many were taken over as they were."""
-
-    facts: tuple[OrderFact, ...]
-    steps: tuple[Order, ...]
-    ends: tuple[int, ...]
-    entries: tuple[TimelineEntry, ...]
-    kept: int = 0
-
-
-def written(order: Order, known: Written | None = None) -> Written:
-    """The timeline of `order`, continued from `known` (an earlier state of the same order)
-    where both begin with the same facts and steps: with facts arriving in order only the new
-    ones are described, so an event costs its own entries, not the whole history."""
-    keep = _shared(known, order) if known is not None else 0
-    ends = list(known.ends[:keep]) if known is not None else []
-    entries = list(known.entries[: ends[-1]]) if known is not None and keep else []
-    kept = len(entries)
-    for at in range(keep, len(order.facts)):
-        fact, after = order.facts[at], order.steps[at]
+    entries: list[TimelineEntry] = []
+    for at, (fact, after) in enumerate(zip(order.facts, order.steps, strict=True)):
         before = order.steps[at - 1] if at else None
         unchanged = before is not None and _visible(before) == _visible(after)
         if not unchanged or isinstance(fact, NOTABLE):
             entries.extend(_entries(before, fact, after))
-        ends.append(len(entries))
-    return Written(order.facts, order.steps, tuple(ends), tuple(entries), kept)
-
-
-def _shared(known: Written, order: Order) -> int:
-    """How many leading facts and steps the two have in common (the very same objects)."""
-    shared = 0
-    pairs = zip(known.facts, order.facts, known.steps, order.steps, strict=False)
-    for fact_a, fact_b, step_a, step_b in pairs:
-        if fact_a is not fact_b or step_a is not step_b:
-            break
-        shared += 1
-    return shared
+    return entries
 
 
 def _visible(order: Order) -> tuple[object, ...]:
