@@ -110,6 +110,7 @@ def build_app(settings: OrdersSettings) -> faust.App:
         broker_session_timeout=6,
         broker_heartbeat_interval=1,
         table_standby_replicas=0,
+        table_writes_buffered=2 * BATCH_MAX,
     )
     table = app.Table(
         "orders",

@@ -1,5 +1,5 @@
-"""A Faust app whose consumer asks the broker to answer fetches sooner, and which finishes
-its own set-up before it consumes.
+"""A Faust app whose consumer asks the broker to answer fetches sooner, which finishes its own
+set-up before it consumes, and whose table writes may fill a whole batch before they throttle.
 
 Faust hard-codes `fetch_max_wait_ms=1500` for aiokafka. A broker that holds a fetch until that
 deadline even when data has arrived (Tansu does) then adds up to 1.5 s to every hop from a
@@ -14,7 +14,7 @@ from typing import Any
 
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from faust.types.transports import TransportT
+from faust.types.transports import ProducerT, TransportT
 
 FETCH_MAX_WAIT_MS = 100
 
@@ -39,9 +39,10 @@ class _Transport(faust_aiokafka.Transport):
 class App(faust.App):
     """`faust.App` with the quicker fetch and `before_consuming`; the rest is Faust's own."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, table_writes_buffered: int = 100, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._before_consuming: list[Callable[[], Awaitable[None]]] = []
+        self._table_writes_buffered = table_writes_buffered
 
     def before_consuming(self, step: Callable[[], Awaitable[None]]) -> None:
         """Run `step` when the worker starts, before its consumer joins the group and before
@@ -54,6 +55,14 @@ class App(faust.App):
         await super().on_first_start()
         for step in self._before_consuming:
             await step()
+
+    def _new_producer(self) -> ProducerT:
+        # Faust holds every record until its changelog writes are back under this many (100
+        # by default), logging a warning each time: an agent that writes a batch of table
+        # entries at once would otherwise be throttled, one record at a time, on every batch.
+        producer = super()._new_producer()
+        producer.buffer.max_messages = self._table_writes_buffered
+        return producer
 
     def _new_transport(self) -> TransportT:
         return _Transport(self.conf.broker_consumer, self)
