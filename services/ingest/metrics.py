@@ -8,17 +8,37 @@ _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0,
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 
 
+class PerSource:
+    """A counter labelled by endpoint or source, its children looked up once each:
+    prometheus_client's `.labels()` takes a lock and builds a tuple on every call. A child
+    appears in /metrics only once used, as with `.labels()`."""
+
+    def __init__(self, counter: Counter) -> None:
+        self.counter = counter
+        self._children: dict[str, Counter] = {}
+
+    def __getitem__(self, source: str) -> Counter:
+        child = self._children.get(source)
+        if child is None:
+            child = self._children[source] = self.counter.labels(source)
+        return child
+
+
 class IngestMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
-        self.received = Counter(
-            "ingest_webhooks_received", "webhook requests", ["endpoint"], registry=self.registry
+        self.received = PerSource(
+            Counter(
+                "ingest_webhooks_received", "webhook requests", ["endpoint"], registry=self.registry
+            )
         )
-        self.verified = Counter(
-            "ingest_webhooks_verified",
-            "webhook requests with a valid signature",
-            ["endpoint"],
-            registry=self.registry,
+        self.verified = PerSource(
+            Counter(
+                "ingest_webhooks_verified",
+                "webhook requests with a valid signature",
+                ["endpoint"],
+                registry=self.registry,
+            )
         )
         self.rejected = Counter(
             "ingest_webhooks_rejected",
@@ -26,17 +46,21 @@ class IngestMetrics:
             ["endpoint", "reason"],
             registry=self.registry,
         )
-        self.duplicates = Counter(
-            "ingest_events_duplicate",
-            "events already published, acknowledged again",
-            ["source"],
-            registry=self.registry,
+        self.duplicates = PerSource(
+            Counter(
+                "ingest_events_duplicate",
+                "events already published, acknowledged again",
+                ["source"],
+                registry=self.registry,
+            )
         )
-        self.published = Counter(
-            "ingest_events_published",
-            "events put on stripe.events",
-            ["source"],
-            registry=self.registry,
+        self.published = PerSource(
+            Counter(
+                "ingest_events_published",
+                "events put on stripe.events",
+                ["source"],
+                registry=self.registry,
+            )
         )
         self.publish_latency = Histogram(
             "ingest_publish_latency_seconds",

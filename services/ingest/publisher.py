@@ -12,14 +12,15 @@ import asyncio
 import enum
 import time
 from abc import ABC, abstractmethod
+from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import orjson
 
 from services.ingest import message, routing
-from services.ingest.dedupe import Claim, Delivered, EventLedger, RecentIds
+from services.ingest.dedupe import EventLedger, Lesson, RecentIds
 from services.ingest.metrics import IngestMetrics
 
 Source = Literal["platform", "connect", "backfill"]
@@ -49,13 +50,46 @@ class Outcome(enum.Enum):
     DUPLICATE = "duplicate"
 
 
-@dataclass
+@dataclass(slots=True)
 class Pending:
     event: dict[str, Any]
     raw: bytes  # the event as JSON
     source: Source
     done: asyncio.Future[Outcome]
-    queued_at: float = field(default_factory=time.perf_counter)
+    queued_at: float  # time.perf_counter()
+
+
+class Deadlines:
+    """Answers 503 to every publish still waiting `deadline_s` after it was queued, whatever
+    the worker holding it is doing (a hung connection, say). Publishes expire in the order they
+    were queued, so one timer, set for the oldest unanswered one, watches them all instead of a
+    timer per publish."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, deadline_s: float) -> None:
+        self._loop = loop
+        self._deadline_s = deadline_s
+        self._waiting: deque[tuple[float, asyncio.Future[Outcome]]] = deque()
+        self._timer: asyncio.TimerHandle | None = None
+
+    def watch(self, done: asyncio.Future[Outcome]) -> None:
+        expires = self._loop.time() + self._deadline_s
+        self._waiting.append((expires, done))
+        if self._timer is None:
+            self._timer = self._loop.call_at(expires, self._expire)
+
+    def _expire(self) -> None:
+        self._timer = None
+        now = self._loop.time()
+        while self._waiting:
+            expires, done = self._waiting[0]
+            if not done.done():
+                if expires > now:
+                    self._timer = self._loop.call_at(expires, self._expire)
+                    return
+                done.set_exception(
+                    BrokerUnavailable(f"no delivery report within {self._deadline_s} s; try again")
+                )
+            self._waiting.popleft()
 
 
 class Publisher:
@@ -83,6 +117,8 @@ class Publisher:
         self._recent = recent
         self._deadline_s = deadline_s
         self._max_batch = max_batch
+        self._loop = asyncio.get_running_loop()
+        self._deadlines = Deadlines(self._loop, deadline_s)
         self._queue: asyncio.Queue[Pending] = asyncio.Queue()
         self._workers = [asyncio.create_task(self._work()) for _ in range(workers)]
 
@@ -97,20 +133,17 @@ class Publisher:
         """Publish `event` unless it already was; raises `BrokerUnavailable` otherwise.
         `raw` is the event's JSON as received (a webhook's signed body), embedded verbatim."""
         if event["id"] in self._recent:
-            self._metrics.duplicates.labels(source).inc()
+            self._metrics.duplicates[source].inc()
             return Outcome.DUPLICATE
-        loop = asyncio.get_running_loop()
-        pending = Pending(event, raw or orjson.dumps(event), source, loop.create_future())
+        done = self._loop.create_future()
+        pending = Pending(event, raw or orjson.dumps(event), source, done, time.perf_counter())
         self._queue.put_nowait(pending)
-        expiry = loop.call_later(self._deadline_s, _expire, pending.done, self._deadline_s)
-        try:
-            outcome = await pending.done
-        finally:
-            expiry.cancel()
+        self._deadlines.watch(done)
+        outcome = await done
         if outcome is Outcome.DUPLICATE:
-            self._metrics.duplicates.labels(source).inc()
+            self._metrics.duplicates[source].inc()
         else:
-            self._metrics.published.labels(source).inc()
+            self._metrics.published[source].inc()
             self._metrics.publish_latency.observe(time.perf_counter() - pending.queued_at)
         return outcome
 
@@ -133,10 +166,10 @@ class Publisher:
         first: dict[str, Pending] = {}
         for pending in batch:
             first.setdefault(pending.event["id"], pending)
+        routes, lessons = await self._routes(first)
         created = {i: int(p.event["created"]) for i, p in first.items()}
-        async with self._ledger.claim(created) as claim:
+        async with self._ledger.claim(created, lessons) as claim:
             fresh = [p for i, p in first.items() if i not in claim.already_published]
-            routes = await _routes(claim, [p.event for p in fresh])
             records: list[Record] = []
             for p in fresh:
                 route = routes[p.event["id"]]
@@ -145,15 +178,33 @@ class Publisher:
             outcomes: dict[str, Outcome | BaseException] = dict.fromkeys(
                 claim.already_published, Outcome.DUPLICATE
             )
-            delivered = []
+            failed: list[str] = []
             for pending, result in zip(fresh, results, strict=True):
                 event_id = pending.event["id"]
-                outcomes[event_id] = result if result is not None else Outcome.PUBLISHED
                 if result is None:
-                    route = routes[event_id]
-                    delivered.append(Delivered(event_id, route.order_id, _learnable(pending)))
-            await claim.mark_published(delivered)
+                    outcomes[event_id] = Outcome.PUBLISHED
+                else:
+                    outcomes[event_id] = result
+                    failed.append(event_id)
+            if failed:
+                await claim.undelivered(failed)
         self._settle(batch, outcomes)
+
+    async def _routes(
+        self, first: dict[str, Pending]
+    ) -> tuple[dict[str, routing.Route], list[Lesson]]:
+        """Every event's route, and what each teaches. Order ids learned earlier are looked
+        up (one query) only for events that carry none and name an id an order can own."""
+        subjects = {i: routing.subject(p.event) for i, p in first.items()}
+        wanted = {i for s in subjects.values() if s.carried is None for i in s.learnable}
+        learned = await self._ledger.learned_orders(sorted(wanted)) if wanted else {}
+        routes: dict[str, routing.Route] = {}
+        lessons: list[Lesson] = []
+        for event_id, subject in subjects.items():
+            route = routes[event_id] = subject.route(learned)
+            if route.order_id and subject.learnable:
+                lessons.append(Lesson(event_id, route.order_id, subject.learnable))
+        return routes, lessons
 
     def _settle(self, batch: list[Pending], outcomes: dict[str, Outcome | BaseException]) -> None:
         """Answer every request; a repeat of an id within the batch is a DUPLICATE of it."""
@@ -170,25 +221,3 @@ class Publisher:
             answered.add(event_id)
             if not pending.done.done():
                 pending.done.set_result(Outcome.DUPLICATE if repeat else outcome)
-
-
-def _expire(done: asyncio.Future[Outcome], deadline_s: float) -> None:
-    if not done.done():
-        done.set_exception(
-            BrokerUnavailable(f"no delivery report within {deadline_s} s; try again")
-        )
-
-
-def _learnable(pending: Pending) -> tuple[str, ...]:
-    return routing.learnable_ids(routing.event_object(pending.event))
-
-
-async def _routes(claim: Claim, events: list[dict[str, Any]]) -> dict[str, routing.Route]:
-    """One look-up of learned order ids for every event that carries none itself."""
-    wanted: list[str] = []
-    for event in events:
-        obj = routing.event_object(event)
-        if routing.carried_order_id(obj) is None:
-            wanted.extend(routing.related_ids(obj))
-    learned = await claim.learned_orders(sorted(set(wanted))) if wanted else {}
-    return {event["id"]: routing.route(event, learned) for event in events}

@@ -96,15 +96,46 @@ def related_ids(obj: StripeObject) -> tuple[str, ...]:
 
 
 def learnable_ids(obj: StripeObject) -> tuple[str, ...]:
-    return tuple(i for i in related_ids(obj) if i.startswith(LEARNABLE_PREFIXES))
+    return _learnable(related_ids(obj))
+
+
+def _learnable(ids: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(i for i in ids if i.startswith(LEARNABLE_PREFIXES))
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """What routing reads of one event, read once: the object's id, the order id it carries
+    (rules 1-2), the ids rule 3 looks up, in order, and those of them an order can own (the
+    only ones ever learned, so the only ones worth looking up)."""
+
+    event_id: str
+    object_id: str | None
+    carried: str | None
+    related: tuple[str, ...]
+    learnable: tuple[str, ...]
+
+    def route(self, learned: Mapping[str, str]) -> Route:
+        """Apply rules 1-4; `learned` maps ids (from `related`) to the order ids we know."""
+        order_id = self.carried
+        if order_id is None:
+            order_id = next((learned[i] for i in self.related if i in learned), None)
+        key = order_id or self.object_id or self.event_id
+        return Route(key=key, order_id=order_id, object_id=self.object_id)
+
+
+def subject(event: StripeObject) -> Subject:
+    obj = event_object(event)
+    related = related_ids(obj)
+    return Subject(
+        event_id=str(event.get("id") or ""),
+        object_id=_id_of(obj.get("id")),
+        carried=carried_order_id(obj),
+        related=related,
+        learnable=_learnable(related),
+    )
 
 
 def route(event: StripeObject, learned: Mapping[str, str]) -> Route:
     """Apply rules 1-4; `learned` maps ids (from `related_ids`) to the order ids we know."""
-    obj = event_object(event)
-    object_id = _id_of(obj.get("id"))
-    order_id = carried_order_id(obj)
-    if order_id is None:
-        order_id = next((learned[i] for i in related_ids(obj) if i in learned), None)
-    key = order_id or object_id or str(event.get("id") or "")
-    return Route(key=key, order_id=order_id, object_id=object_id)
+    return subject(event).route(learned)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime
 
 from libs.common.contracts.stripe_events import CONTRACT
@@ -55,3 +56,12 @@ def test_fields_of_the_wrong_type_are_left_out_rather_than_breaking_consumers() 
 
     assert (payload.api_version, payload.account, payload.order_id) == (None, None, None)
     assert payload.object_id is None
+
+
+def test_message_ids_are_random_version_4_uuids() -> None:
+    made = {message.new_message_id() for _ in range(2000)}
+
+    assert len(made) == 2000
+    for text in made:
+        parsed = uuid.UUID(text)
+        assert (str(parsed), parsed.version, parsed.variant) == (text, 4, uuid.RFC_4122)

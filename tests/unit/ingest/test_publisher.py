@@ -1,0 +1,231 @@
+"""The publisher against in-memory ports: batching, duplicates, refusals, deadlines, routing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+
+from services.ingest.dedupe import Claim, EventLedger, Lesson, RecentIds
+from services.ingest.metrics import IngestMetrics
+from services.ingest.publisher import (
+    Broker,
+    BrokerUnavailable,
+    Deadlines,
+    Outcome,
+    Publisher,
+    Record,
+)
+
+
+class MemoryClaim(Claim):
+    def __init__(self, published: frozenset[str]) -> None:
+        self.already_published = published
+        self.failed: list[str] = []
+
+    async def undelivered(self, event_ids: Sequence[str]) -> None:
+        self.failed.extend(event_ids)
+
+
+class MemoryLedger(EventLedger):
+    """Commits what a claim marked when its context ends without an error, as PostgreSQL does."""
+
+    def __init__(self) -> None:
+        self.published: set[str] = set()
+        self.learned: dict[str, str] = {}
+        self.lookups: list[list[str]] = []
+        self.claims: list[list[str]] = []
+
+    async def learned_orders(self, ids: Sequence[str]) -> dict[str, str]:
+        self.lookups.append(list(ids))
+        return {i: self.learned[i] for i in ids if i in self.learned}
+
+    @asynccontextmanager
+    async def claim(
+        self, events: Mapping[str, int], lessons: Sequence[Lesson]
+    ) -> AsyncIterator[Claim]:
+        self.claims.append(sorted(events))
+        claim = MemoryClaim(frozenset(i for i in events if i in self.published))
+        yield claim
+        delivered = {i for i in events if i not in claim.already_published} - set(claim.failed)
+        self.published |= delivered
+        for lesson in lessons:
+            if lesson.event_id in delivered:
+                for stripe_id in lesson.ids:
+                    self.learned.setdefault(stripe_id, lesson.order_id)
+
+    async def last_seen_created(self) -> int | None:
+        return None
+
+
+class MemoryBroker(Broker):
+    def __init__(self, refuse: Callable[[Record], bool] = lambda _: False) -> None:
+        self.records: list[Record] = []
+        self.refuse = refuse
+        self.hang = False
+
+    async def send_many(self, topic: str, records: Sequence[Record]) -> list[Exception | None]:
+        if self.hang:
+            await asyncio.Event().wait()
+        self.records.extend(records)
+        return [RuntimeError("refused") if self.refuse(r) else None for r in records]
+
+    async def reachable(self, timeout_s: float = 2.0) -> bool:
+        return True
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def ledger() -> MemoryLedger:
+    return MemoryLedger()
+
+
+@pytest.fixture
+def broker() -> MemoryBroker:
+    return MemoryBroker()
+
+
+@pytest.fixture
+async def publisher(ledger: MemoryLedger, broker: MemoryBroker) -> AsyncIterator[Publisher]:
+    made = Publisher(
+        ledger,
+        broker,
+        topic="stripe.events",
+        metrics=IngestMetrics(),
+        recent=RecentIds(100),
+        deadline_s=0.2,
+        workers=1,
+    )
+    yield made
+    await made.close()
+
+
+def event(event_id: str, obj: dict[str, Any]) -> dict[str, Any]:
+    return {"id": event_id, "type": "x.y", "created": 1, "data": {"object": obj}}
+
+
+def keys(broker: MemoryBroker) -> dict[str, str]:
+    return {json.loads(value)["payload"]["event_id"]: key for value, key in broker.records}
+
+
+async def test_concurrent_publishes_share_one_claim_and_a_repeat_is_a_duplicate(
+    publisher: Publisher, ledger: MemoryLedger, broker: MemoryBroker
+) -> None:
+    one, two = event("evt_1", {"id": "cus_1"}), event("evt_2", {"id": "cus_2"})
+
+    outcomes = await asyncio.gather(
+        publisher.publish(one, "platform"),
+        publisher.publish(one, "platform"),
+        publisher.publish(two, "connect"),
+    )
+
+    assert outcomes == [Outcome.PUBLISHED, Outcome.DUPLICATE, Outcome.PUBLISHED]
+    assert ledger.claims == [["evt_1", "evt_2"]]
+    assert sorted(keys(broker)) == ["evt_1", "evt_2"]
+
+
+async def test_an_event_published_before_is_acknowledged_without_producing(
+    publisher: Publisher, ledger: MemoryLedger, broker: MemoryBroker
+) -> None:
+    ledger.published.add("evt_old")
+    old = event("evt_old", {"id": "cus_1"})
+
+    assert await publisher.publish(old, "platform") is Outcome.DUPLICATE
+    # and the next delivery is answered from memory, without a claim
+    assert await publisher.publish(old, "platform") is Outcome.DUPLICATE
+    assert broker.records == []
+    assert ledger.claims == [["evt_old"]]
+
+
+async def test_a_refused_record_is_unavailable_and_unpublished_while_the_rest_land(
+    ledger: MemoryLedger,
+) -> None:
+    broker = MemoryBroker(refuse=lambda record: b'"evt_bad"' in record[0])
+    publisher = Publisher(
+        ledger,
+        broker,
+        topic="t",
+        metrics=IngestMetrics(),
+        recent=RecentIds(100),
+        deadline_s=1.0,
+        workers=1,
+    )
+    good = event("evt_good", {"id": "pi_1", "metadata": {"order_id": "ord_1"}})
+    bad = event("evt_bad", {"id": "pi_2", "metadata": {"order_id": "ord_2"}})
+    try:
+        outcomes = await asyncio.gather(
+            publisher.publish(good, "platform"),
+            publisher.publish(bad, "platform"),
+            return_exceptions=True,
+        )
+    finally:
+        await publisher.close()
+
+    assert outcomes[0] is Outcome.PUBLISHED
+    assert isinstance(outcomes[1], BrokerUnavailable)
+    assert ledger.published == {"evt_good"}
+    assert ledger.learned == {"pi_1": "ord_1"}
+
+
+async def test_past_the_deadline_a_publish_is_unavailable(
+    publisher: Publisher, broker: MemoryBroker
+) -> None:
+    broker.hang = True
+    started = asyncio.get_running_loop().time()
+
+    with pytest.raises(BrokerUnavailable):
+        await publisher.publish(event("evt_slow", {"id": "cus_1"}), "platform")
+
+    assert asyncio.get_running_loop().time() - started < 1.0
+
+
+async def test_one_timer_expires_every_waiting_publish_in_turn() -> None:
+    loop = asyncio.get_running_loop()
+    deadlines = Deadlines(loop, 0.2)
+    early, answered, late = loop.create_future(), loop.create_future(), loop.create_future()
+    deadlines.watch(early)
+    deadlines.watch(answered)
+    await asyncio.sleep(0.1)
+    deadlines.watch(late)
+    answered.set_result(Outcome.PUBLISHED)
+
+    with pytest.raises(BrokerUnavailable):
+        await early
+    assert not late.done()
+    with pytest.raises(BrokerUnavailable):
+        await late
+    assert answered.result() is Outcome.PUBLISHED
+
+
+async def test_records_are_keyed_by_order_and_teach_what_they_know(
+    publisher: Publisher, ledger: MemoryLedger, broker: MemoryBroker
+) -> None:
+    ledger.learned["pi_9"] = "ord_9"
+    intent = {"id": "pi_1", "latest_charge": "ch_1", "metadata": {"order_id": "ord_1"}}
+    dispute = {"id": "du_1", "charge": "ch_9", "payment_intent": "pi_9"}
+
+    await asyncio.gather(
+        publisher.publish(event("evt_intent", intent), "platform"),
+        publisher.publish(event("evt_dispute", dispute), "platform"),
+        publisher.publish(event("evt_customer", {"id": "cus_1"}), "platform"),
+    )
+
+    assert keys(broker) == {"evt_intent": "ord_1", "evt_dispute": "ord_9", "evt_customer": "cus_1"}
+    # only the dispute needed a look-up, and only of ids an order can own
+    assert ledger.lookups == [["ch_9", "pi_9"]]
+    assert ledger.learned == {"pi_1": "ord_1", "ch_1": "ord_1", "pi_9": "ord_9", "ch_9": "ord_9"}
+
+
+async def test_without_an_event_that_needs_it_nothing_is_looked_up(
+    publisher: Publisher, ledger: MemoryLedger
+) -> None:
+    intent = {"id": "pi_1", "metadata": {"order_id": "ord_1"}}
+    await publisher.publish(event("evt_1", intent), "platform")
+    await publisher.publish(event("evt_2", {"id": "cus_1", "object": "customer"}), "platform")
+    assert ledger.lookups == []
