@@ -57,7 +57,7 @@ class KafkaProducer:
         *,
         client_id: str,
         delivery_timeout_ms: int = 30_000,
-        linger_ms: int = 2,
+        linger_ms: float = 2,
         extra: Mapping[str, Any] | None = None,
         poll_thread: bool = True,
     ) -> None:
@@ -77,7 +77,6 @@ class KafkaProducer:
         config.update(extra or {})
         self._config = config
         self._producer = confluent_kafka.Producer(config)
-        self.generation = 0  # how many times the producer was replaced after a fatal error
         self._pending: set[asyncio.Future[Delivered]] = set()
         self._closed = threading.Event()
         self._poller: threading.Thread | None = None
@@ -102,7 +101,6 @@ class KafkaProducer:
         """Start a new producer after a fatal error; fail what the old one still held."""
         log.warning("kafka producer failed (%s); starting a new one", exc)
         self._producer = confluent_kafka.Producer(self._config)
-        self.generation += 1
         failure = DeliveryError(f"producer replaced after: {exc}")
         for future in list(self._pending):
             future.get_loop().call_soon_threadsafe(_fail, future, failure)
@@ -122,7 +120,14 @@ class KafkaProducer:
         self, topic: str, records: Sequence[tuple[str | bytes | None, bytes]]
     ) -> list[Delivered]:
         """Produce `(key, value)` records in this order, then wait for all their reports:
-        one round trip for the lot, and per key the broker keeps the order given."""
+        one round trip for the lot, and per key the broker keeps the order given. Raises the
+        first `DeliveryError` if any record was refused."""
+        return [_delivered(outcome) for outcome in await self.send_each(topic, records)]
+
+    async def send_each(
+        self, topic: str, records: Sequence[tuple[str | bytes | None, bytes]]
+    ) -> list[Delivered | DeliveryError]:
+        """`send_all`, with each record's own outcome: a refused record fails alone."""
         futures = [await self._enqueue(topic, value, key, None) for key, value in records]
         return await self._wait(futures)
 
@@ -134,17 +139,20 @@ class KafkaProducer:
         headers: Mapping[str, str | bytes] | None,
     ) -> Delivered:
         future = await self._enqueue(topic, value, key, headers)
-        (delivered,) = await self._wait([future])
-        return delivered
+        (outcome,) = await self._wait([future])
+        return _delivered(outcome)
 
-    async def _wait(self, futures: list[asyncio.Future[Delivered]]) -> list[Delivered]:
+    async def _wait(
+        self, futures: list[asyncio.Future[Delivered]]
+    ) -> list[Delivered | DeliveryError]:
         if self._poller is None:
             while True:
                 self._poll(0)
                 if all(future.done() for future in futures):
                     break
                 await asyncio.sleep(POLL_INTERVAL_S)
-        return list(await asyncio.gather(*futures))
+        # Futures only ever end with a `Delivered` or a `DeliveryError` (`_settle`, `_fail`).
+        return list(await asyncio.gather(*futures, return_exceptions=True))  # type: ignore[arg-type]
 
     async def _enqueue(
         self,
@@ -200,6 +208,12 @@ class KafkaProducer:
         """Ask the broker for metadata; raises when it cannot be reached in time."""
         metadata = self._producer.list_topics(timeout=timeout)
         return set(metadata.topics)
+
+
+def _delivered(outcome: Delivered | DeliveryError) -> Delivered:
+    if isinstance(outcome, DeliveryError):
+        raise outcome
+    return outcome
 
 
 def _fail(future: asyncio.Future[Delivered], failure: DeliveryError) -> None:
