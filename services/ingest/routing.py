@@ -95,10 +95,6 @@ def related_ids(obj: StripeObject) -> tuple[str, ...]:
     return tuple(found)
 
 
-def learnable_ids(obj: StripeObject) -> tuple[str, ...]:
-    return _learnable(related_ids(obj))
-
-
 def _learnable(ids: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(i for i in ids if i.startswith(LEARNABLE_PREFIXES))
 

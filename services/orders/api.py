@@ -191,7 +191,7 @@ async def get_order(request: web.Request) -> web.Response:
     body = await postgres.load_body(request.app[DEPS].pool, order_id)
     if body is None:
         raise ApiError(404, "order_not_found", f"no order {order_id}")
-    return web.json_response(body)
+    return web.Response(text=body, content_type="application/json")
 
 
 async def get_timeline(request: web.Request) -> web.Response:

@@ -133,9 +133,10 @@ async def save_changes(
     )
 
 
-async def load_body(pool: asyncpg.Pool, order_id: str) -> dict[str, Any] | None:
-    raw = await pool.fetchval("SELECT body FROM orders_view WHERE order_id = $1", order_id)
-    return json.loads(raw) if raw is not None else None
+async def load_body(pool: asyncpg.Pool, order_id: str) -> str | None:
+    """The order's JSON body as text, ready to serve."""
+    value = await pool.fetchval("SELECT body FROM orders_view WHERE order_id = $1", order_id)
+    return str(value) if value is not None else None
 
 
 async def load_facts(pool: asyncpg.Pool, order_id: str) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.ingest.routing import learnable_ids, related_ids, route
+from services.ingest.routing import related_ids, route, subject
 
 
 def event(obj: dict[str, Any], event_id: str = "evt_1") -> dict[str, Any]:
@@ -65,5 +65,5 @@ def test_related_ids_list_the_object_then_its_references_once() -> None:
 
 def test_only_payment_intents_charges_and_checkout_sessions_are_learned() -> None:
     session = {"id": "cs_1", "payment_intent": "pi_1", "customer": "cus_1"}
-    assert learnable_ids(session) == ("cs_1", "pi_1")
-    assert learnable_ids({"id": "re_1", "charge": "ch_1"}) == ("ch_1",)
+    assert subject(event(session)).learnable == ("cs_1", "pi_1")
+    assert subject(event({"id": "re_1", "charge": "ch_1"})).learnable == ("ch_1",)
