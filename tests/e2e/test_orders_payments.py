@@ -26,6 +26,16 @@ async def created(system: System, commands: KafkaProducer, **kwargs: object) -> 
     return order
 
 
+async def authorized(system: System, commands: KafkaProducer) -> tuple[oc.CreateOrder, str]:
+    """An order with manual capture whose payment is authorized, not captured, and the id of
+    its PaymentIntent."""
+    order = await created(system, commands, capture_method="manual")
+    intent = await system.pay_intent(order.order_id)
+    system.stripe.v1.payment_intents.confirm(intent["id"], {"payment_method": "pm_card_visa"})
+    await system.wait_order(order.order_id, lambda o: o["payment"]["status"] == "authorized")
+    return order, str(intent["id"])
+
+
 async def test_order_created_by_command_and_paid_by_payment_intent(
     system: System, commands: KafkaProducer
 ) -> None:
@@ -111,17 +121,14 @@ async def test_decline_is_shown_and_a_retry_succeeds(
 async def test_manual_capture_captures_on_fulfilment(
     system: System, commands: KafkaProducer
 ) -> None:
-    order = await created(system, commands, capture_method="manual")
-    intent = await system.pay_intent(order.order_id)
-    system.stripe.v1.payment_intents.confirm(intent["id"], {"payment_method": "pm_card_visa"})
-    await system.wait_order(order.order_id, lambda o: o["payment"]["status"] == "authorized")
+    order, intent_id = await authorized(system, commands)
 
     await system.send(commands, command(oc.MarkFulfilled, order.order_id))
 
     done = await system.wait_order(order.order_id, lambda o: o["status"] == "fulfilled")
     assert done["payment"]["status"] == "captured"
     assert done["payment"]["captured"]["amount"] == TOTAL
-    assert system.stripe.v1.payment_intents.retrieve(intent["id"]).status == "succeeded"
+    assert system.stripe.v1.payment_intents.retrieve(intent_id).status == "succeeded"
 
 
 async def test_one_customer_per_buyer_under_concurrency(
@@ -199,10 +206,7 @@ async def test_worker_killed_and_restarted_serves_the_same_state(
 async def test_authorization_never_captured_in_time_is_canceled(
     system: System, commands: KafkaProducer
 ) -> None:
-    order = await created(system, commands, capture_method="manual")
-    intent = await system.pay_intent(order.order_id)
-    system.stripe.v1.payment_intents.confirm(intent["id"], {"payment_method": "pm_card_visa"})
-    await system.wait_order(order.order_id, lambda o: o["payment"]["status"] == "authorized")
+    order, intent_id = await authorized(system, commands)
 
     # nobody fulfils it: past the window (15 s here) the worker cancels order and payment
     canceled = await system.wait_order(
@@ -210,7 +214,7 @@ async def test_authorization_never_captured_in_time_is_canceled(
     )
     assert canceled["cancel_reason"] == "authorization expired before capture"
     await system.wait_order(order.order_id, lambda o: o["payment"]["status"] == "canceled")
-    assert system.stripe.v1.payment_intents.retrieve(intent["id"]).status == "canceled"
+    assert system.stripe.v1.payment_intents.retrieve(intent_id).status == "canceled"
     timeline = await system.timeline(order.order_id)
     canceled_entry = next(e for e in timeline if e["kind"] == "OrderCanceled")
     assert canceled_entry["actor"] == {"kind": "system", "id": "authorization-expiry"}

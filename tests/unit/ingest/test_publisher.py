@@ -144,28 +144,17 @@ async def test_an_event_published_before_is_acknowledged_without_producing(
 
 
 async def test_a_refused_record_is_unavailable_and_unpublished_while_the_rest_land(
-    ledger: MemoryLedger,
+    publisher: Publisher, ledger: MemoryLedger, broker: MemoryBroker
 ) -> None:
-    broker = MemoryBroker(refuse=lambda record: b'"evt_bad"' in record[0])
-    publisher = Publisher(
-        ledger,
-        broker,
-        topic="t",
-        metrics=IngestMetrics(),
-        recent=RecentIds(100),
-        deadline_s=1.0,
-        workers=1,
-    )
+    broker.refuse = lambda record: b'"evt_bad"' in record[0]
     good = event("evt_good", {"id": "pi_1", "metadata": {"order_id": "ord_1"}})
     bad = event("evt_bad", {"id": "pi_2", "metadata": {"order_id": "ord_2"}})
-    try:
-        outcomes = await asyncio.gather(
-            publisher.publish(good, "platform"),
-            publisher.publish(bad, "platform"),
-            return_exceptions=True,
-        )
-    finally:
-        await publisher.close()
+
+    outcomes = await asyncio.gather(
+        publisher.publish(good, "platform"),
+        publisher.publish(bad, "platform"),
+        return_exceptions=True,
+    )
 
     assert outcomes[0] is Outcome.PUBLISHED
     assert isinstance(outcomes[1], BrokerUnavailable)
