@@ -44,9 +44,10 @@ class IngestSettings(CommonSettings):
         default=100_000, description="recently published event ids answered from memory"
     )
     publish_workers: int = Field(
-        default=2,
+        default=1,
         description="batches claimed and published concurrently (each holds a DB "
-        "connection for the length of its publish)",
+        "connection for the length of its publish); one makes the largest batches under "
+        "load, which costs the broker and the database least per event",
     )
     publish_max_batch: int = Field(default=256, description="events per claim transaction")
     publish_linger_ms: float = Field(

@@ -6,11 +6,12 @@ import asyncio
 from datetime import UTC, datetime
 
 import confluent_kafka
+import pytest
 
 from libs.common.contracts import stripe_events
 from libs.common.contracts.envelope import Envelope
 from libs.common.kafka.consumer import KafkaConsumer
-from libs.common.kafka.producer import KafkaProducer
+from libs.common.kafka.producer import Delivered, DeliveryError, KafkaProducer
 from libs.common.topics import STRIPE_EVENTS, TopicNames
 from tests.support.backends import Infra
 from tests.support.kafka import read_topic
@@ -86,3 +87,32 @@ async def test_bad_message_goes_to_dlq_with_reason(
     assert b"payload" in headers["dlq.reason"]
     assert headers["dlq.topic"].decode() == topic
     assert msg.key() == b"k1"
+
+
+@pytest.mark.parametrize("poll_thread", [True, False], ids=["poll-thread", "loop-polls"])
+async def test_concurrent_sends_each_get_their_own_report(
+    infra: Infra, topics: TopicNames, poll_thread: bool
+) -> None:
+    # given a producer whose reports are served by a thread (handed over a poll at a time)
+    # or by the event loop itself
+    client = KafkaProducer(infra.kafka_bootstrap, client_id="tests", poll_thread=poll_thread)
+    topic = topics.name(STRIPE_EVENTS)
+    try:
+        # when eight tasks send 25 records each, at once
+        async def send(task: int) -> list[Delivered | DeliveryError]:
+            records = [(f"ord_{task}", f"{task}:{n}".encode()) for n in range(25)]
+            return await client.send_each(topic, records)
+
+        outcomes = await asyncio.wait_for(asyncio.gather(*(send(task) for task in range(8))), 30)
+    finally:
+        client.close()
+    # then every record has a report of its own: on the broker, at a place no other has
+    places = [outcome for batch in outcomes for outcome in batch]
+    assert all(isinstance(place, Delivered) for place in places)
+    assert len({(p.partition, p.offset) for p in places if isinstance(p, Delivered)}) == 200
+    # and a key's records keep the order they were sent in
+    stored = await read_topic(infra.kafka_bootstrap, topic, expected=200)
+    by_key: dict[bytes, list[int]] = {}
+    for msg in stored:
+        by_key.setdefault(msg.key(), []).append(int(msg.value().split(b":")[1]))
+    assert by_key == {f"ord_{task}".encode(): list(range(25)) for task in range(8)}
