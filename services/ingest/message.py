@@ -25,10 +25,32 @@ MESSAGE_TYPE = "StripeEventReceived"
 SCHEMA_VERSION = 1
 
 
+class _Entropy:
+    """os.urandom, drawn 4 KiB at a time: a system call per 256 ids instead of per id."""
+
+    def __init__(self) -> None:
+        self._pool = b""
+        self._at = 0
+        # A forked child must not hand out the ids its parent holds too.
+        os.register_at_fork(after_in_child=self.discard)
+
+    def discard(self) -> None:
+        self._pool, self._at = b"", 0
+
+    def take16(self) -> bytes:
+        if self._at + 16 > len(self._pool):
+            self._pool, self._at = os.urandom(4096), 0
+        self._at += 16
+        return self._pool[self._at - 16 : self._at]
+
+
+_ENTROPY = _Entropy()
+
+
 def new_message_id() -> str:
-    """A random (version 4) UUID as text, the same as `str(uuid.uuid4())` at a third of the
-    cost: building the UUID object in between is what costs."""
-    digits = os.urandom(16).hex()
+    """A random (version 4) UUID as text, the same as `str(uuid.uuid4())` at a fraction of the
+    cost: building the UUID object in between, and a system call per id, are what cost."""
+    digits = _ENTROPY.take16().hex()
     variant = "89ab"[int(digits[16], 16) & 3]  # RFC 4122: the top bits of the 17th digit are 10
     return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-{variant}{digits[17:20]}-{digits[20:]}"
 

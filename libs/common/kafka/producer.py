@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import threading
-from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,10 +37,62 @@ def _encode_key(key: str | bytes | None) -> bytes | None:
     return key.encode()
 
 
-Report = tuple[
-    asyncio.Future[Delivered], confluent_kafka.KafkaError | None, confluent_kafka.Message
-]
 POLL_INTERVAL_S = 0.001  # while records are in flight (libuv's timers count whole ms)
+Outcome = Delivered | DeliveryError
+# key, value, headers
+_Record = tuple[str | bytes | None, bytes | None, Mapping[str, str | bytes] | None]
+
+
+class _Sending:
+    """The records of one send, each outcome in its place, and one future the sender awaits,
+    settled once the broker has answered for every record. Reports may arrive on the poll
+    thread or on the loop's, so the count is kept under a lock."""
+
+    __slots__ = ("_left", "_lock", "_threadsafe", "done", "outcomes")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, count: int, *, threadsafe: bool) -> None:
+        self.outcomes: list[Outcome | None] = [None] * count
+        self.done: asyncio.Future[list[Outcome]] = loop.create_future()
+        self._left = count
+        self._lock = threading.Lock()
+        self._threadsafe = threadsafe
+        if count == 0:
+            self.done.set_result([])
+
+    @property
+    def finished(self) -> bool:
+        return self._left == 0
+
+    def report(self, index: int, err: confluent_kafka.KafkaError | None, msg: Any) -> None:
+        outcome: Outcome
+        if err is not None:
+            outcome = DeliveryError(str(err))
+        else:
+            outcome = Delivered(msg.topic() or "", msg.partition() or 0, msg.offset() or 0)
+        self._record(index, outcome)
+
+    def fail_unanswered(self, failure: DeliveryError) -> None:
+        """Every record that has no outcome yet gets `failure`."""
+        for index in range(len(self.outcomes)):
+            self._record(index, failure)
+
+    def _record(self, index: int, outcome: Outcome) -> None:
+        with self._lock:
+            if self.outcomes[index] is not None:
+                return
+            self.outcomes[index] = outcome
+            self._left -= 1
+            if self._left:
+                return
+        if self._threadsafe:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+                self.done.get_loop().call_soon_threadsafe(self._finish)
+        else:
+            self._finish()
+
+    def _finish(self) -> None:
+        if not self.done.done():
+            self.done.set_result([outcome for outcome in self.outcomes if outcome is not None])
 
 
 class KafkaProducer:
@@ -51,11 +103,12 @@ class KafkaProducer:
     fail with `DeliveryError` and the next send goes out on the new producer, instead of the
     process being stuck with a producer that will never deliver again.
 
-    Delivery reports are served by `poll()`. By default a background thread polls and hands
-    the reports of each poll to the event loop at once, as soon as the broker answers; with
-    `poll_thread=False` the loop itself polls, every millisecond while a send waits, which
-    saves the thread where every send is awaited anyway (the orders worker: measured ~15 % of
-    its CPU went to a hand-off per record, before reports were handed over a poll at a time)."""
+    Delivery reports are served by `poll()`. By default a background thread polls: it puts
+    each report in its place, and wakes the event loop once per send, when the broker has
+    answered for all of that send's records. With `poll_thread=False` the loop itself polls,
+    every millisecond while a send waits, which saves the thread where every send is awaited
+    anyway (the orders worker: measured ~15 % of its CPU went to a hand-off per record, before
+    reports were handed over a send at a time)."""
 
     def __init__(
         self,
@@ -83,10 +136,7 @@ class KafkaProducer:
         config.update(extra or {})
         self._config = config
         self._producer = confluent_kafka.Producer(config)
-        self._pending: set[asyncio.Future[Delivered]] = set()
-        # Reports taken by the poll thread, until it hands them over (appends and pops of a
-        # deque are atomic, whichever thread ran the callback).
-        self._reports: deque[Report] = deque()
+        self._pending: set[_Sending] = set()
         self._closed = threading.Event()
         self._poller: threading.Thread | None = None
         if poll_thread:
@@ -96,20 +146,9 @@ class KafkaProducer:
 
     def _poll_forever(self) -> None:
         # Delivery reports are only served by poll(); a thread keeps them flowing while the
-        # event loop is busy, and hands them back to the loops waiting for them, one wake-up
-        # of each loop for all the reports that one poll served.
+        # event loop is busy.
         while not self._closed.is_set():
             self._poll(0.05)
-            self._hand_over()
-
-    def _hand_over(self) -> None:
-        by_loop: dict[asyncio.AbstractEventLoop, list[Report]] = {}
-        while self._reports:
-            report = self._reports.popleft()
-            by_loop.setdefault(report[0].get_loop(), []).append(report)
-        for loop, reports in by_loop.items():
-            with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits
-                loop.call_soon_threadsafe(_settle_all, reports)
 
     def _poll(self, timeout: float) -> None:
         try:
@@ -122,8 +161,8 @@ class KafkaProducer:
         log.warning("kafka producer failed (%s); starting a new one", exc)
         self._producer = confluent_kafka.Producer(self._config)
         failure = DeliveryError(f"producer replaced after: {exc}")
-        for future in list(self._pending):
-            future.get_loop().call_soon_threadsafe(_fail, future, failure)
+        for sending in list(self._pending):
+            sending.fail_unanswered(failure)
 
     async def send(
         self,
@@ -148,8 +187,7 @@ class KafkaProducer:
         self, topic: str, records: Sequence[tuple[str | bytes | None, bytes]]
     ) -> list[Delivered | DeliveryError]:
         """`send_all`, with each record's own outcome: a refused record fails alone."""
-        futures = [await self._enqueue(topic, value, key, None) for key, value in records]
-        return await self._wait(futures)
+        return await self._send(topic, [(key, value, None) for key, value in records])
 
     async def _produce(
         self,
@@ -158,57 +196,59 @@ class KafkaProducer:
         key: str | bytes | None,
         headers: Mapping[str, str | bytes] | None,
     ) -> Delivered:
-        future = await self._enqueue(topic, value, key, headers)
-        (outcome,) = await self._wait([future])
+        (outcome,) = await self._send(topic, [(key, value, headers)])
         return _delivered(outcome)
 
-    async def _wait(
-        self, futures: list[asyncio.Future[Delivered]]
-    ) -> list[Delivered | DeliveryError]:
-        if self._poller is None:
-            while True:
-                self._poll(0)
-                if all(future.done() for future in futures):
+    async def _send(self, topic: str, records: Sequence[_Record]) -> list[Outcome]:
+        sending = _Sending(
+            asyncio.get_running_loop(), len(records), threadsafe=self._poller is not None
+        )
+        self._pending.add(sending)
+        try:
+            for index, (key, value, headers) in enumerate(records):
+                if not await self._enqueue(sending, index, topic, value, key, headers):
                     break
-                await asyncio.sleep(POLL_INTERVAL_S)
-        # Futures only ever end with a `Delivered` or a `DeliveryError` (`_settle`, `_fail`).
-        return list(await asyncio.gather(*futures, return_exceptions=True))  # type: ignore[arg-type]
+            if self._poller is None:
+                while not sending.finished:
+                    self._poll(0)
+                    if sending.finished:
+                        break
+                    await asyncio.sleep(POLL_INTERVAL_S)
+            return await sending.done
+        finally:
+            self._pending.discard(sending)
 
     async def _enqueue(
         self,
+        sending: _Sending,
+        index: int,
         topic: str,
         value: bytes | None,
         key: str | bytes | None,
         headers: Mapping[str, str | bytes] | None,
-    ) -> asyncio.Future[Delivered]:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Delivered] = loop.create_future()
-        self._pending.add(future)
-        future.add_done_callback(self._pending.discard)
-
-        def on_delivery(
-            err: confluent_kafka.KafkaError | None, msg: confluent_kafka.Message
-        ) -> None:
-            if self._poller is None:  # polled on the loop's own thread
-                _settle(future, err, msg)
-            else:
-                self._reports.append((future, err, msg))
-
+    ) -> bool:
+        """Hand one record to the producer; False when the producer failed instead, and with
+        it this record and those after it."""
         header_list: list[tuple[str, str | bytes | None]] | None = (
             list(headers.items()) if headers else None
         )
+        on_delivery = functools.partial(sending.report, index)
         while True:
             try:
                 self._producer.produce(
                     topic, value, _encode_key(key), on_delivery=on_delivery, headers=header_list
                 )
-                return future
+                return True
             except BufferError:
                 # Local queue is full: back-pressure instead of failing the caller.
-                self._poll(0)
+                if self._poller is None:
+                    self._poll(0)
                 await asyncio.sleep(0.01)
             except confluent_kafka.KafkaException as exc:
+                # This record and the rest of the send fail with what the old producer held
+                # (it is pending): sent on the new producer, they could overtake those.
                 self._replace(exc)
+                return False
 
     def flush(self, timeout: float = 10.0) -> int:
         """Wait for outstanding records; returns how many are still undelivered."""
@@ -217,8 +257,6 @@ class KafkaProducer:
         except confluent_kafka.KafkaException as exc:
             self._replace(exc)
             return 0
-        finally:
-            self._hand_over()  # reports this flush served, in poll-thread mode
 
     def close(self, timeout: float = 10.0) -> None:
         self.flush(timeout)
@@ -236,26 +274,3 @@ def _delivered(outcome: Delivered | DeliveryError) -> Delivered:
     if isinstance(outcome, DeliveryError):
         raise outcome
     return outcome
-
-
-def _fail(future: asyncio.Future[Delivered], failure: DeliveryError) -> None:
-    if not future.done():
-        future.set_exception(failure)
-
-
-def _settle_all(reports: list[Report]) -> None:
-    for report in reports:
-        _settle(*report)
-
-
-def _settle(
-    future: asyncio.Future[Delivered],
-    err: confluent_kafka.KafkaError | None,
-    msg: confluent_kafka.Message,
-) -> None:
-    if future.done():
-        return
-    if err is not None:
-        future.set_exception(DeliveryError(str(err)))
-        return
-    future.set_result(Delivered(msg.topic() or "", msg.partition() or 0, msg.offset() or 0))
