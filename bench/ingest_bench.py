@@ -15,7 +15,6 @@ import argparse
 import contextlib
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -108,12 +107,6 @@ def cpu_seconds(pid: int) -> float | None:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def _children_cpu() -> float:
-    """CPU time of this process's reaped children: the load generators run so far."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 @contextlib.contextmanager
 def process(
     argv: list[str], env: dict[str, str], health: str, log: Path
@@ -151,15 +144,14 @@ class Server:
 
 def sustained(server: Server, args: argparse.Namespace) -> dict[str, Any]:
     """One closed-loop phase with fresh event ids. Besides the rate: CPU time per request of
-    each process named, and of the load generator (its start-up, signing included); these
-    depend less on what else the machine is doing than the rates do."""
+    each process named (over the whole phase) and of the load generator (while it sends);
+    these depend less on what else the machine is doing than the rates do."""
     before = {name: cpu_seconds(pid) for name, pid in server.pids.items()}
-    before["loadgen"] = _children_cpu()
     batches_before = scrape(server.metrics_url) if server.metrics_url else None
     tag = uuid.uuid4().hex[:6]
     result = load(server.url, f"s{tag}", args.count, 0, args.concurrency)
     after = {name: cpu_seconds(pid) for name, pid in server.pids.items()}
-    after["loadgen"] = _children_cpu()
+    result["loadgen_cpu_us"] = result.pop("cpu_us", None)
     for name, start in before.items():
         end = after[name]
         if start is not None and end is not None:

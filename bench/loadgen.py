@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import resource
 import statistics
 import sys
 import time
@@ -63,7 +64,15 @@ async def _post(session: aiohttp.ClientSession, url: str, request: Request) -> i
         return 0
 
 
-def summary(latencies: list[float], statuses: list[int], elapsed: float) -> dict[str, Any]:
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def summary(
+    latencies: list[float], statuses: list[int], elapsed: float, cpu: float
+) -> dict[str, Any]:
+    """`cpu`: this process's CPU seconds while sending (start-up and signing left out)."""
     ordered = sorted(latencies)
 
     def pct(p: float) -> float:
@@ -78,6 +87,7 @@ def summary(latencies: list[float], statuses: list[int], elapsed: float) -> dict
         "p50_ms": pct(0.50) if ordered else None,
         "p99_ms": pct(0.99) if ordered else None,
         "mean_ms": round(statistics.fmean(ordered) * 1000, 2) if ordered else None,
+        "cpu_us": round(cpu / len(statuses) * 1e6) if statuses else None,
     }
 
 
@@ -94,9 +104,9 @@ async def closed_loop(url: str, requests: list[Request], concurrency: int) -> di
                 statuses.append(await _post(session, url, request))
                 latencies.append(time.perf_counter() - started)
 
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), _cpu()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return summary(latencies, statuses, time.perf_counter() - began)
+        return summary(latencies, statuses, time.perf_counter() - began, _cpu() - cpu)
 
 
 async def fixed_rate(url: str, requests: list[Request], rate: float) -> dict[str, Any]:
@@ -109,7 +119,7 @@ async def fixed_rate(url: str, requests: list[Request], rate: float) -> dict[str
             statuses.append(await _post(session, url, request))
             latencies.append(time.perf_counter() - due)
 
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), _cpu()
         tasks = []
         for i, request in enumerate(requests):
             due = began + i / rate
@@ -118,7 +128,7 @@ async def fixed_rate(url: str, requests: list[Request], rate: float) -> dict[str
                 await asyncio.sleep(delay)
             tasks.append(asyncio.create_task(one(request, due)))
         await asyncio.gather(*tasks)
-        return summary(latencies, statuses, time.perf_counter() - began)
+        return summary(latencies, statuses, time.perf_counter() - began, _cpu() - cpu)
 
 
 def main(argv: list[str] | None = None) -> int:
