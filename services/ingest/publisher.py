@@ -98,7 +98,9 @@ class Publisher:
     delivery report and commits. A batch forms by itself while the previous one is in flight,
     so a quiet ingest publishes one event at a time and a busy one amortises the database and
     the broker, whose costs go by request much more than by record. One worker makes the
-    largest batches; more overlap batches at the price of smaller ones."""
+    largest batches; more overlap batches at the price of smaller ones. With one, a claim that
+    waits on a row another ingest process holds (a concurrent duplicate) holds up the batches
+    behind it, for at most that process's publish deadline."""
 
     def __init__(
         self,
