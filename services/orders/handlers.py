@@ -52,7 +52,8 @@ class OrderStore(ABC):
 
     @abstractmethod
     def put(self, order: Order, snapshot: bytes, partition: int) -> None:
-        """Keep `order`; `snapshot` is `aggregate.snapshot(order)`, computed once by the caller;
+        """Keep `order`; `snapshot` is its `aggregate.OrderSnapshot` JSON, computed once by the
+        caller (`aggregate.snapshot_json`, from facts encoded once each);
         `partition` is the input partition its change came from, the table's partition."""
 
 
