@@ -4,9 +4,16 @@ Starts a Tansu broker and PostgreSQL of its own (in a temporary folder, free loo
 ingest as a process (`python -m services.ingest serve`) and a bare aiohttp handler as a process
 (reads the body, answers 200). The load generator (`bench/loadgen.py`, a third process) drives
 both with the same signed webhooks: closed-loop for the sustained rate, in rounds that
-alternate between the two servers, then open-loop at a fixed rate for latency. The ratio
-ingest / bare, taken per round and reported as the median, is the figure that carries across
-machines. Bounded: a fixed number of requests per phase and a timeout on every process.
+alternate between the two servers, and open-loop at a fixed rate for latency, before the
+rounds and after them. The ratio ingest / bare, taken per round and reported as the median,
+is the figure that carries across machines. Bounded: a fixed number of requests per phase and
+a timeout on every process.
+
+A closed loop measures a server's capacity only once the requests in flight saturate it. The
+bare handler is bound by CPU at any level; ingest groups the requests waiting on one claim
+into a batch, so with few in flight its rate is bound by the length of a claim cycle instead.
+Each round therefore runs every in-flight level (`--concurrency 64,256`) against both servers,
+and a server's capacity in a round is its best level; the capacity ratio is taken per round.
 """
 
 from __future__ import annotations
@@ -142,14 +149,14 @@ class Server:
     metrics_url: str | None = None
 
 
-def sustained(server: Server, args: argparse.Namespace) -> dict[str, Any]:
+def sustained(server: Server, args: argparse.Namespace, in_flight: int) -> dict[str, Any]:
     """One closed-loop phase with fresh event ids. Besides the rate: CPU time per request of
     each process named (over the whole phase) and of the load generator (while it sends);
     these depend less on what else the machine is doing than the rates do."""
     before = {name: cpu_seconds(pid) for name, pid in server.pids.items()}
     batches_before = scrape(server.metrics_url) if server.metrics_url else None
     tag = uuid.uuid4().hex[:6]
-    result = load(server.url, f"s{tag}", args.count, 0, args.concurrency)
+    result = load(server.url, f"s{tag}", args.count, 0, in_flight)
     after = {name: cpu_seconds(pid) for name, pid in server.pids.items()}
     result["loadgen_cpu_us"] = result.pop("cpu_us", None)
     for name, start in before.items():
@@ -164,20 +171,29 @@ def sustained(server: Server, args: argparse.Namespace) -> dict[str, Any]:
 def at_rate(server: Server, args: argparse.Namespace) -> dict[str, Any]:
     tag = uuid.uuid4().hex[:6]
     count = int(args.rate * args.rate_seconds)
-    return load(server.url, f"r{tag}", count, args.rate, args.concurrency)
+    return load(server.url, f"r{tag}", count, args.rate, max(args.concurrency))
 
 
 def compare(servers: list[Server], args: argparse.Namespace) -> dict[str, Any]:
-    """Warm both up, then rounds of one sustained phase each, the order alternating, so that
-    the two figures of a round are taken seconds apart: the ratio of each round holds even
-    while other work on the machine comes and goes. Then the fixed-rate phase of each."""
+    """Warm both up; the fixed-rate phase of each; rounds of one sustained phase per server
+    and in-flight level, the order alternating, so that the figures of a round are taken
+    seconds apart and their ratios hold even while other work on the machine comes and goes;
+    then the fixed-rate phase again, on a broker and a database that now hold every event of
+    the rounds and may still be cleaning up after them (autovacuum)."""
     for server in servers:
-        load(server.url, f"w{uuid.uuid4().hex[:6]}", args.warmup, 0, args.concurrency)
+        load(server.url, f"w{uuid.uuid4().hex[:6]}", args.warmup, 0, max(args.concurrency))
+    fresh = {server.name: at_rate(server, args) for server in servers}
     rounds = []
     for number in range(args.rounds):
         order = servers if number % 2 == 0 else servers[::-1]
-        rounds.append({server.name: sustained(server, args) for server in order})
-    return {"rounds": rounds, "at_rate": {server.name: at_rate(server, args) for server in servers}}
+        rounds.append(
+            {
+                level: {server.name: sustained(server, args, level) for server in order}
+                for level in args.concurrency
+            }
+        )
+    after = {server.name: at_rate(server, args) for server in servers}
+    return {"rounds": rounds, "at_rate": fresh, "at_rate_after": after}
 
 
 def ingest_env(kafka: str, database: str, port: int, prefix: str) -> dict[str, str]:
@@ -253,56 +269,99 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for data in (postgres.data_dir, kafka.data_dir):  # ~170 MB a run; the logs stay
             shutil.rmtree(data, ignore_errors=True)
     for one in results["rounds"]:
-        bare, ingest = one["bare"]["per_s"], one["ingest"]["per_s"]
-        one["ratio"] = round(ingest / bare, 3) if bare else 0.0
-    results["ratio"] = statistics.median(one["ratio"] for one in results["rounds"])
+        for phases in one.values():
+            phases["ratio"] = _ratio(phases["ingest"]["per_s"], phases["bare"]["per_s"])
+    results["capacity"] = [capacity(one) for one in results["rounds"]]
     return results
 
 
-def _median(rounds: list[dict[str, Any]], server: str, field: str) -> Any:
-    values = [one[server][field] for one in rounds if field in one[server]]
-    return round(statistics.median(values), 1) if values else "-"
+def _ratio(ingest: float, bare: float) -> float:
+    return round(ingest / bare, 3) if bare else 0.0
+
+
+def capacity(one_round: dict[int, dict[str, Any]]) -> dict[str, float]:
+    """Each server's best rate over the in-flight levels of one round, and their ratio."""
+    best = {
+        name: max(phases[name]["per_s"] for phases in one_round.values())
+        for name in ("bare", "ingest")
+    }
+    return {**best, "ratio": _ratio(best["ingest"], best["bare"])}
+
+
+def _median(values: list[Any]) -> Any:
+    numbers = [value for value in values if isinstance(value, int | float)]
+    return round(statistics.median(numbers), 3) if numbers else "-"
 
 
 def report(results: dict[str, Any], args: argparse.Namespace) -> str:
     rounds = results["rounds"]
-    lines = [
-        f"sustained, {args.count} requests closed-loop ({args.concurrency} in flight) per round",
+    lines = [f"sustained: {args.rounds} rounds of {args.count} requests closed-loop per phase"]
+    header = (
         f"{'round':>6} {'bare/s':>9} {'ingest/s':>9} {'ratio':>6} {'CPU µs/req bare':>16}"
-        f" {'ingest':>7} {'broker':>7} {'PostgreSQL':>11} {'claim batch':>12}",
+        f" {'ingest':>7} {'broker':>7} {'PostgreSQL':>11} {'claim batch':>12}"
+    )
+    fields = [
+        ("bare", "per_s"),
+        ("ingest", "per_s"),
+        ("", "ratio"),
+        ("bare", "server_cpu_us"),
+        ("ingest", "server_cpu_us"),
+        ("ingest", "broker_cpu_us"),
+        ("ingest", "postgres_cpu_us"),
+        ("ingest", "mean_batch"),
     ]
+    widths = [9, 9, 6, 16, 7, 7, 11, 12]
 
-    def row(label: str, pick: Any) -> str:
-        return (
-            f"{label:>6} {pick('bare', 'per_s'):>9} {pick('ingest', 'per_s'):>9}"
-            f" {pick('', 'ratio'):>6} {pick('bare', 'server_cpu_us'):>16}"
-            f" {pick('ingest', 'server_cpu_us'):>7} {pick('ingest', 'broker_cpu_us'):>7}"
-            f" {pick('ingest', 'postgres_cpu_us'):>11} {pick('ingest', 'mean_batch'):>12}"
-        )
+    def row(label: str, values: list[Any]) -> str:
+        return f"{label:>6} " + " ".join(f"{v:>{w}}" for v, w in zip(values, widths, strict=True))
 
-    for number, one in enumerate(rounds, 1):
-        lines.append(row(str(number), lambda s, f, o=one: (o[s] if s else o).get(f, "-")))
-    lines.append(
-        row(
-            "median",
-            lambda s, f: _median(rounds, s, f) if s else results["ratio"],
-        )
-    )
-    lines.append(
-        "load generator CPU µs/req (median): "
-        f"{_median(rounds, 'bare', 'loadgen_cpu_us')} against bare, "
-        f"{_median(rounds, 'ingest', 'loadgen_cpu_us')} against ingest"
-    )
-    lines.append(f"at {int(args.rate)}/s for {args.rate_seconds:g} s:")
-    for name, phase in results["at_rate"].items():
+    def pick(phases: dict[str, Any], server: str, field: str) -> Any:
+        return (phases[server] if server else phases).get(field, "-")
+
+    for level in args.concurrency:
+        lines += [f"{level} in flight", header]
+        for number, one in enumerate(rounds, 1):
+            lines.append(row(str(number), [pick(one[level], s, f) for s, f in fields]))
+        medians = [_median([pick(one[level], s, f) for one in rounds]) for s, f in fields]
+        lines.append(row("median", medians))
+        loadgen = [
+            _median([one[level][name].get("loadgen_cpu_us") for one in rounds])
+            for name in ("bare", "ingest")
+        ]
         lines.append(
-            f"  {name:7} p50 {phase['p50_ms']} ms, p99 {phase['p99_ms']} ms,"
-            f" errors {phase['errors']}"
+            f"load generator CPU µs/req (median): {loadgen[0]} against bare,"
+            f" {loadgen[1]} against ingest"
         )
-    errors = sum(one[name]["errors"] for one in rounds for name in ("bare", "ingest"))
+    best = results["capacity"]
+    lines.append("capacity, each server's best level per round:")
+    lines.append(row("round", ["bare/s", "ingest/s", "ratio"] + [""] * 5))
+    for number, one in enumerate(best, 1):
+        lines.append(row(str(number), [one["bare"], one["ingest"], one["ratio"]] + [""] * 5))
+    medians = [_median([one[name] for one in best]) for name in ("bare", "ingest", "ratio")]
+    lines.append(row("median", medians + [""] * 5))
+    for key, when in (("at_rate", "after the warm-up"), ("at_rate_after", "after the rounds")):
+        lines.append(f"at {int(args.rate)}/s for {args.rate_seconds:g} s, {when}:")
+        for name, phase in results[key].items():
+            lines.append(
+                f"  {name:7} p50 {phase['p50_ms']} ms, p99 {phase['p99_ms']} ms,"
+                f" errors {phase['errors']}"
+            )
+    errors = sum(
+        phases[name]["errors"]
+        for one in rounds
+        for phases in one.values()
+        for name in ("bare", "ingest")
+    )
     lines.append(f"errors while sustained: {errors}")
     lines.append(f"events published by ingest: {int(results['published'])}")
     return "\n".join(lines)
+
+
+def _levels(text: str) -> list[int]:
+    levels = [int(part) for part in text.split(",") if part.strip()]
+    if not levels or min(levels) < 1:
+        raise argparse.ArgumentTypeError("one or more positive integers, comma-separated")
+    return levels
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -312,7 +371,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=2_000)
     parser.add_argument("--rate", type=float, default=1000.0, help="fixed-rate phase, per s")
     parser.add_argument("--rate-seconds", type=float, default=10.0)
-    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument(
+        "--concurrency",
+        type=_levels,
+        default=[64, 256],
+        help="requests in flight in the closed loop, one or more levels (64,256)",
+    )
     parser.add_argument("--json", action="store_true", help="print the raw results too")
     parser.add_argument("--profile", help="write a cProfile of the ingest process here")
     parser.add_argument(
