@@ -98,9 +98,13 @@ class _Connection(asyncpg.Connection):
 
 
 async def open_pool(dsn: str, size: int, *, synchronous_commit: bool = True) -> asyncpg.Pool:
-    """`synchronous_commit=False` trades the last fraction of a second of dedupe rows, should
-    PostgreSQL itself crash, for throughput: the broker holds the events either way, and a lost
-    row can only let a redelivered event through twice (consumers dedupe by event id)."""
+    """`synchronous_commit=False` (ingest's default) lets a claim's commit return before its WAL
+    is on disk. Should PostgreSQL itself crash, the last fraction of a second of claims is lost,
+    each transaction whole: the broker holds those events either way, and a later delivery of
+    one (Stripe's, or the start-up backfill's) publishes it once more. That is the same kind of
+    duplicate an ingest crash between the delivery report and the commit makes with durable
+    commits, and consumers dedupe by event id for both. Waiting for the flush put every slow
+    flush of the disk in front of every webhook behind it."""
     pool = await db.create_pool(
         dsn,
         min_size=min(2, size),
