@@ -58,9 +58,10 @@ class IngestSettings(CommonSettings):
     dedupe_synchronous_commit: bool = Field(
         default=False,
         description="wait for PostgreSQL's WAL flush on each claim commit. Off, a commit does "
-        "not wait for the disk (a slow flush held every webhook behind it, p99 40-750 ms on a "
-        "shared disk), and a PostgreSQL crash can forget the last fraction of a second of "
-        "claims: a later delivery of one of those events is published once more, never lost",
+        "not wait for the disk (on a shared disk single flushes took 40-750 ms, and every "
+        "webhook behind them waited as long), and a PostgreSQL crash can forget the last "
+        "fraction of a second of claims: a later delivery of one of those events is published "
+        "once more, never lost",
     )
     ingest_db_pool_size: int = Field(default=8, description="PostgreSQL connections")
     backfill_on_start: bool = Field(
