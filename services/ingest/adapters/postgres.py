@@ -97,7 +97,7 @@ class _Connection(asyncpg.Connection):
         return ""
 
 
-async def open_pool(dsn: str, size: int, *, synchronous_commit: bool = True) -> asyncpg.Pool:
+async def open_pool(dsn: str, size: int, *, synchronous_commit: bool = False) -> asyncpg.Pool:
     """`synchronous_commit=False` (ingest's default) lets a claim's commit return before its WAL
     is on disk. Should PostgreSQL itself crash, the last fraction of a second of claims is lost,
     each transaction whole: the broker holds those events either way, and a later delivery of
