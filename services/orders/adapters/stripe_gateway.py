@@ -38,6 +38,23 @@ class PaymentsGateway(ABC):
     @abstractmethod
     async def balance_transaction_of_charge(self, charge_id: str) -> StripeDict | None: ...
 
+    @abstractmethod
+    async def refund(
+        self, payment_intent_id: str, amount: int, key: str, metadata: dict[str, str]
+    ) -> StripeDict: ...
+
+    @abstractmethod
+    async def expire_checkout_session(self, session_id: str) -> StripeDict: ...
+
+    @abstractmethod
+    async def retrieve_payment_intent(self, payment_intent_id: str) -> StripeDict: ...
+
+    @abstractmethod
+    async def retrieve_checkout_session(self, session_id: str) -> StripeDict: ...
+
+    @abstractmethod
+    async def retrieve_charge(self, charge_id: str) -> StripeDict: ...
+
 
 def payment_intent_params(order: Order, customer_id: str) -> dict[str, Any]:
     """Amount, currency, customer and capture method all come from the order itself."""
@@ -144,3 +161,33 @@ class StripeGateway(PaymentsGateway):
         )
         transaction = charge.to_dict().get("balance_transaction")
         return transaction if isinstance(transaction, dict) else None
+
+    async def refund(
+        self, payment_intent_id: str, amount: int, key: str, metadata: dict[str, str]
+    ) -> StripeDict:
+        refund = await self._v1.refunds.create_async(
+            {"payment_intent": payment_intent_id, "amount": amount, "metadata": metadata},
+            {"idempotency_key": key},
+        )
+        return refund.to_dict()
+
+    async def expire_checkout_session(self, session_id: str) -> StripeDict:
+        # Expiring is idempotent by nature: an expired session stays expired.
+        session = await self._v1.checkout.sessions.expire_async(session_id)
+        return session.to_dict()
+
+    async def retrieve_payment_intent(self, payment_intent_id: str) -> StripeDict:
+        intent = await self._v1.payment_intents.retrieve_async(
+            payment_intent_id, {"expand": ["latest_charge.balance_transaction"]}
+        )
+        return intent.to_dict()
+
+    async def retrieve_checkout_session(self, session_id: str) -> StripeDict:
+        session = await self._v1.checkout.sessions.retrieve_async(session_id)
+        return session.to_dict()
+
+    async def retrieve_charge(self, charge_id: str) -> StripeDict:
+        charge = await self._v1.charges.retrieve_async(
+            charge_id, {"expand": ["balance_transaction"]}
+        )
+        return charge.to_dict()
