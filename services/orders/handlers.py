@@ -3,8 +3,8 @@
 The worker takes its inputs in batches. Each record loads its order, lets the pure domain
 decide, and leaves the new state in the batch (so a later record of the same order in the
 batch sees it). The batch then makes the outcome durable in an order that survives a crash
-at any point: all facts on `orders.events` first (with ids derived from the order, the cause
-and the position, so a replay repeats the same ids and consumers drop the copy), then the
+at any point: all facts on `orders.events` first (each with the id of its change, see
+`domain.identity`, so a replay repeats the same ids and consumers drop the copy), then the
 read model, the new facts and the map of Stripe objects in one statement, then the orders'
 table entries.
 Replaying the batch after a crash re-derives the same facts, since the table still holds the
@@ -14,7 +14,6 @@ state from before; the input offsets are committed only after the batch is durab
 from __future__ import annotations
 
 import logging
-import uuid
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,13 +33,11 @@ from libs.common.topics import (
 )
 from services.orders import views
 from services.orders.adapters import postgres
-from services.orders.domain import aggregate
+from services.orders.domain import aggregate, identity
 from services.orders.domain.errors import UnknownOrder
-from services.orders.domain.evolve import fact_keys
 from services.orders.domain.state import Order
 
 log = logging.getLogger(__name__)
-FACT_IDS = uuid.UUID("5f0c1d9e-6a43-4f0e-9a57-2b1f0c8d7e11")
 PRODUCER = "orders"
 
 
@@ -57,27 +54,17 @@ class OrderStore(ABC):
         `partition` is the input partition its change came from, the table's partition."""
 
 
-def fact_key(fact: OrderFact) -> str:
-    """A fact's identity within its order (`orders_facts.fact_key`)."""
-    return "|".join(fact_keys(fact)[0])
-
-
-def fact_id(fact: OrderFact, position: int) -> str:
-    return str(
-        uuid.uuid5(FACT_IDS, f"{fact.order_id}|{fact.cause.id}|{type(fact).__name__}|{position}")
-    )
-
-
-def _envelope(fact: OrderFact, position: int, cause_id: str) -> Envelope[Any]:
+def _envelope(fact: OrderFact, cause_id: str) -> Envelope[Any]:
     # Our own, already valid parts: constructing without validation saves a model walk
     # (every field given: pydantic's default factories are slow to call from here).
+    message_id = identity.fact_id(fact)
     return Envelope.model_construct(
-        message_id=fact_id(fact, position),
+        message_id=message_id,
         correlation_id=fact.order_id,
         causation_id=cause_id,
         occurred_at=utc_now(),
         producer=PRODUCER,
-        payload=fact,
+        payload=fact.model_copy(update={"fact_id": message_id}),
     )
 
 
@@ -121,7 +108,7 @@ class Batch:
         cause: str,
     ) -> None:
         encode = orders_events.CONTRACT.encode
-        records = [(order_id, encode(_envelope(f, i, cause))) for i, f in enumerate(facts)]
+        records = [(order_id, encode(_envelope(f, cause))) for f in facts]
         self.records.extend(records)
         if after is not None and facts:
             self.before.setdefault(order_id, before)
@@ -225,7 +212,9 @@ class Processor:
             encoded = self._facts_json.encode(order)
             added = batch.new_facts(order)
             facts.extend(
-                postgres.FactRow(order.order_id, fact_key(order.facts[at]), encoded[at].decode())
+                postgres.FactRow(
+                    order.order_id, identity.fact_key(order.facts[at]), encoded[at].decode()
+                )
                 for at in sorted(added)
             )
             rows.append(

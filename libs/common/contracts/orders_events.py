@@ -47,6 +47,11 @@ class OrderFact(Message):
     """Fields every fact about an order carries (`type` is each subclass's literal name)."""
 
     type: str
+    fact_id: str | None = Field(
+        default=None,
+        description="deterministic id of the change (also the envelope's message_id); "
+        "the same change told again carries the same id",
+    )
     order_id: Id
     cause: Cause
     actor: Actor
@@ -216,6 +221,52 @@ class AuthorizationCancelRequested(OrderFact):
     idempotency_key: Id
 
 
+class CaptureFailed(OrderFact):
+    """Stripe refused a capture we asked for; the order is not left waiting for it, and the
+    next `MarkFulfilled` may try again (with a new idempotency key)."""
+
+    type: Literal["CaptureFailed"] = "CaptureFailed"
+    payment_intent_id: Id
+    code: str = ""
+    message: Text = ""
+
+
+class CheckoutSessionExpireRequested(OrderFact):
+    """Effect: expire an open Checkout Session so that it can no longer take money."""
+
+    type: Literal["CheckoutSessionExpireRequested"] = "CheckoutSessionExpireRequested"
+    checkout_session_id: Id
+    reason: Text = ""
+
+
+RefundReason = Literal["order_canceled", "surplus_payment"]
+
+
+class RefundRequested(_MoneyFact):
+    """Effect: refund `amount` of a PaymentIntent that took money it should not keep."""
+
+    type: Literal["RefundRequested"] = "RefundRequested"
+    payment_intent_id: Id
+    amount: MinorUnits
+    reason: RefundReason
+    idempotency_key: Id
+
+
+MismatchKind = Literal["short", "over", "currency", "second_payment"]
+
+
+class PaymentAmountMismatch(_MoneyFact):
+    """A capture that does not pay the order exactly: kept for reconciliation. `currency`
+    and `expected_amount` are the order's; `actual_*` what the PaymentIntent captured."""
+
+    type: Literal["PaymentAmountMismatch"] = "PaymentAmountMismatch"
+    payment_intent_id: Id
+    kind: MismatchKind
+    expected_amount: MinorUnits
+    actual_amount: MinorUnits
+    actual_currency: str
+
+
 class CommandRejected(OrderFact):
     """The answer to a command that was invalid or illegal in the order's state."""
 
@@ -261,6 +312,10 @@ OrderEvent = Annotated[
     | DisputeClosed
     | CaptureRequested
     | AuthorizationCancelRequested
+    | CaptureFailed
+    | CheckoutSessionExpireRequested
+    | RefundRequested
+    | PaymentAmountMismatch
     | CommandRejected
     | ReceiptIssued
     | TransferMade,

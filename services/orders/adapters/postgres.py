@@ -54,7 +54,7 @@ SCHEMA = [
         created_at timestamptz NOT NULL DEFAULT now(),
         PRIMARY KEY (order_id, fact_key))""",
     # The facts of orders written before `orders_facts` existed, from their snapshots; the
-    # key is `handlers.fact_key` in SQL.
+    # key is the fact key of the time (type, cause kind, cause id, extra) in SQL.
     """INSERT INTO orders_facts (order_id, fact_key, fact)
        SELECT v.order_id,
               concat_ws('|', f->>'type', f->'cause'->>'kind', f->'cause'->>'id',
@@ -102,14 +102,16 @@ async def save_changes(
 ) -> None:
     """In one statement: upsert the rows (one order at most once; a row older than the one
     stored — a replay, a late write — leaves the stored one alone), add the facts not stored
-    yet, and map Stripe ids (PaymentIntent, charge, session) to their orders."""
+    yet (or the earlier telling of a change stored already, which the order now keeps
+    instead: see `evolve`), and map Stripe ids (PaymentIntent, charge, session) to their
+    orders."""
     if not (rows or facts or objects):
         return
     await pool.execute(
         """WITH facts AS (
              INSERT INTO orders_facts (order_id, fact_key, fact)
              SELECT * FROM unnest($5::text[], $6::text[], $7::jsonb[])
-             ON CONFLICT DO NOTHING),
+             ON CONFLICT (order_id, fact_key) DO UPDATE SET fact = EXCLUDED.fact),
            objects AS (
              INSERT INTO orders_payment_objects (object_id, order_id)
              SELECT * FROM unnest($8::text[], $9::text[])

@@ -31,14 +31,18 @@ from libs.common.contracts.orders_events import (
 from libs.common.contracts.stripe_events import StripeEventReceived
 from services.orders.domain.decide import decide, rejected
 from services.orders.domain.errors import DomainError, UnknownOrder
-from services.orders.domain.evolve import NOT_STORED, evolve, fact_keys, fold, sort_key
+from services.orders.domain.evolve import NOT_STORED, evolve, fact_keys, fold, is_known, sort_key
+from services.orders.domain.reactions import Policy, reactions
 from services.orders.domain.state import Order
 from services.orders.domain.stripe_facts import translate
 
 Outcome = tuple[Order | None, list[OrderFact]]
+DEFAULT_POLICY = Policy()
 
 
-def handle_command(state: Order | None, command: OrderCommandBase) -> Outcome:
+def handle_command(
+    state: Order | None, command: OrderCommandBase, policy: Policy = DEFAULT_POLICY
+) -> Outcome:
     """Decide and apply a command; a refusal becomes a published `CommandRejected`."""
     try:
         facts = decide(state, command)
@@ -46,10 +50,12 @@ def handle_command(state: Order | None, command: OrderCommandBase) -> Outcome:
         return state, [rejected(command, error, command.issued_at)]
     if not facts:
         return state, []
-    return apply_facts(state, facts)
+    return apply_facts(state, facts, policy)
 
 
-def handle_stripe_event(state: Order | None, received: StripeEventReceived) -> Outcome:
+def handle_stripe_event(
+    state: Order | None, received: StripeEventReceived, policy: Policy = DEFAULT_POLICY
+) -> Outcome:
     """Apply a Stripe event at most once; raises `UnknownOrder` if the order is not known yet.
 
     `InvalidStripeEvent` (a `DomainError`) means the event cannot be read: send it to the DLQ.
@@ -61,21 +67,30 @@ def handle_stripe_event(state: Order | None, received: StripeEventReceived) -> O
         raise UnknownOrder(f"order {facts[0].order_id} is not known", order_id=facts[0].order_id)
     if received.event_id in state.seen:
         return state, []
-    return apply_facts(state, facts)
+    return apply_facts(state, facts, policy)
 
 
-def apply_facts(state: Order | None, facts: Iterable[OrderFact]) -> Outcome:
-    """Evolve through `facts`; returns what to publish (duplicates left out)."""
+def apply_facts(
+    state: Order | None, facts: Iterable[OrderFact], policy: Policy = DEFAULT_POLICY
+) -> Outcome:
+    """Evolve through `facts` and what they call for (`reactions`); returns what to publish:
+    each change once — a change already known, told again by another event, is left out."""
     published: list[OrderFact] = []
-    for fact in facts:
+    queue = list(facts)
+    while queue:
+        fact = queue.pop(0)
+        known = is_known(state, fact)
         after = evolve(state, fact)
-        if after is state and not isinstance(fact, NOT_STORED):
+        if known or (after is state and not isinstance(fact, NOT_STORED)):
+            state = after
             continue
         before_status = state.status if state is not None else None
         update = {"from_status": before_status, "to_status": after.status}
         published.append(fact.model_copy(update=update))
         published.extend(_notices(state, after, fact))
         state = after
+        if not isinstance(fact, NOT_STORED):
+            queue.extend(reactions(after, fact, policy))
     return state, published
 
 
@@ -189,10 +204,12 @@ def restore(raw: bytes) -> Order:
 
 def from_facts(facts: Iterable[OrderFact]) -> Order:
     """The order defined by `facts`, in any order and with any repeats."""
-    unique: dict[tuple[str, str, str, str], OrderFact] = {}
-    for fact in facts:
+    unique: dict[tuple[str, ...], OrderFact] = {}
+    # The same change stored twice (under an older key format) is kept as the telling that
+    # sorts first, as `evolve` keeps it.
+    for fact in sorted(facts, key=sort_key):
         unique.setdefault(fact_keys(fact)[0], fact)
-    return fold(sorted(unique.values(), key=sort_key))
+    return fold(list(unique.values()))
 
 
 def from_facts_json(facts: Iterable[str | bytes]) -> Order:

@@ -26,8 +26,10 @@ from functools import singledispatch
 
 from libs.common.contracts.orders_events import (
     AuthorizationCancelRequested,
+    CaptureFailed,
     CaptureRequested,
     CheckoutSessionCreated,
+    CheckoutSessionExpireRequested,
     CommandRejected,
     DisputeClosed,
     DisputeOpened,
@@ -37,6 +39,7 @@ from libs.common.contracts.orders_events import (
     OrderFact,
     OrderFulfilled,
     OrderRefunded,
+    PaymentAmountMismatch,
     PaymentAuthorized,
     PaymentCanceled,
     PaymentCaptured,
@@ -46,10 +49,12 @@ from libs.common.contracts.orders_events import (
     ProcessingFeeRecorded,
     ReceiptIssued,
     RefundRecorded,
+    RefundRequested,
     TransferMade,
 )
 from services.orders.domain import payment_rules as pay
 from services.orders.domain.errors import UnknownOrder
+from services.orders.domain.identity import identity
 from services.orders.domain.state import ACTIVE, Dispute, FactKey, Order, PendingFulfilment
 
 RANK: dict[type[OrderFact], int] = {
@@ -60,13 +65,17 @@ RANK: dict[type[OrderFact], int] = {
     PaymentFailed: 30,
     PaymentAuthorized: 40,
     CaptureRequested: 45,
+    CaptureFailed: 46,
     PaymentCaptured: 50,
+    PaymentAmountMismatch: 51,
     ProcessingFeeRecorded: 55,
     OrderCanceled: 56,
     AuthorizationCancelRequested: 57,
+    CheckoutSessionExpireRequested: 57,
     PaymentCanceled: 58,
     OrderFulfilled: 60,
     OrderCompleted: 70,
+    RefundRequested: 79,
     RefundRecorded: 80,
     DisputeOpened: 90,
     DisputeClosed: 95,
@@ -101,10 +110,12 @@ def _extra(fact: OrderFact) -> str:
 
 
 def fact_keys(fact: OrderFact) -> tuple[FactKey, ...]:
-    """Identity of a fact for dedupe; a capture request also stands for its fulfilment."""
-    own = (type(fact).__name__, fact.cause.kind, fact.cause.id, _extra(fact))
+    """Identity of a fact for dedupe (see `identity`); a capture request also stands for the
+    fulfilment it brings about, so that fulfilment, published as a notice, is never applied
+    again as a fact of its own."""
+    own = identity(fact)
     if isinstance(fact, CaptureRequested):
-        return (own, ("OrderFulfilled", fact.cause.kind, fact.cause.id, ""))
+        return (own, ("OrderFulfilled", fact.cause.kind, fact.cause.id))
     return (own,)
 
 
@@ -114,16 +125,38 @@ def evolve(state: Order | None, fact: OrderFact) -> Order:
         if state is None:
             raise UnknownOrder(f"order {fact.order_id} does not exist", order_id=fact.order_id)
         return state
-    stored = fact.model_copy(update={"from_status": None, "to_status": None})
+    stored = fact.model_copy(update={"from_status": None, "to_status": None, "fact_id": None})
     if state is None:
         return fold((stored,))
-    if any(key in state.keys for key in fact_keys(stored)) or isinstance(stored, OrderCreated):
+    if isinstance(stored, OrderCreated):
         return state
+    key = sort_key(stored)
+    seen = state.seen | {stored.cause.id}
+    if any(k in state.keys for k in fact_keys(stored)):
+        return _retold(state, stored)
     # `OrderCreated` sorts first, so a later fact always has a step before it to start from.
-    at = bisect.bisect_right(state.facts, sort_key(stored), key=sort_key)
+    at = bisect.bisect_right(state.facts, key, key=sort_key)
     facts = (*state.facts[:at], stored, *state.facts[at:])
     keys = state.keys.union(fact_keys(stored))
-    return _fold_from(state.steps[:at], facts, keys, state.seen | {stored.cause.id})
+    return _fold_from(state.steps[:at], facts, keys, seen)
+
+
+def _retold(state: Order, stored: OrderFact) -> Order:
+    """The same change told by another event: the order keeps the telling that sorts first,
+    so which telling arrived first makes no difference to the result."""
+    own = fact_keys(stored)[0]
+    at = next((i for i, f in enumerate(state.facts) if fact_keys(f)[0] == own), None)
+    if at is None or sort_key(stored) >= sort_key(state.facts[at]):
+        return state
+    rest = (*state.facts[:at], *state.facts[at + 1 :])
+    to = bisect.bisect_right(rest, sort_key(stored), key=sort_key)
+    facts = (*rest[:to], stored, *rest[to:])
+    return _fold_from(state.steps[:to], facts, state.keys, frozenset(f.cause.id for f in facts))
+
+
+def is_known(state: Order | None, fact: OrderFact) -> bool:
+    """Whether the order has applied this change already (perhaps told by another event)."""
+    return state is not None and any(k in state.keys for k in fact_keys(fact))
 
 
 def fold(facts: Sequence[OrderFact]) -> Order:
@@ -224,12 +257,21 @@ def _(fact: ProcessingFeeRecorded, state: Order) -> Order:
 @apply.register
 def _(fact: PaymentCaptured, state: Order) -> Order:
     state = pay.captured(state, fact)
-    if state.status == "created":
+    # Paid means paid in full: anything else is a `PaymentAmountMismatch` (see reactions).
+    if state.status == "created" and state.payment.captured == state.total.amount:
         state = dataclasses.replace(state, status="paid")
         pending = state.pending_fulfilment
         if pending is not None:
             state = dataclasses.replace(state, status="fulfilled", fulfilled_at=fact.occurred_at)
     return settle(state)
+
+
+@apply.register
+def _(fact: CaptureFailed, state: Order) -> Order:
+    pending = state.pending_fulfilment
+    if pending is not None and pending.cause == fact.cause:
+        return dataclasses.replace(state, pending_fulfilment=None)
+    return state
 
 
 @apply.register

@@ -89,15 +89,21 @@ def authorized(state: Order, fact: PaymentAuthorized) -> Order:
 
 
 def captured(state: Order, fact: PaymentCaptured) -> Order:
+    """Money taken. Only captures in the order's currency count towards its total; one in
+    another currency is kept apart (its minor units are not the order's)."""
     payment = state.payment
     changes: dict[str, object] = {
         "status": "captured",
         "payment_intent_id": fact.payment_intent_id,
         "next_action": None,
-        "captured_by_intent": put_max(
-            payment.captured_by_intent, fact.payment_intent_id, fact.amount
-        ),
     }
+    if fact.currency != state.currency:
+        key = f"{fact.payment_intent_id} {fact.currency}"
+        changes["foreign_captured"] = put_max(payment.foreign_captured, key, fact.amount)
+    else:
+        changes["captured_by_intent"] = put_max(
+            payment.captured_by_intent, fact.payment_intent_id, fact.amount
+        )
     if fact.charge_id is not None:
         changes["charge_id"] = fact.charge_id
         if fact.processing_fee is not None:

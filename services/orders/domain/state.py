@@ -22,7 +22,7 @@ PaymentStatus = Literal[
     "awaiting_payment", "requires_authentication", "failed", "authorized", "captured", "canceled"
 ]
 DisputeOutcome = Literal["open", "won", "lost"]
-FactKey = tuple[str, str, str, str]
+FactKey = tuple[str, ...]
 
 ACTIVE: frozenset[OrderStatus] = frozenset({"paid", "fulfilled", "completed"})
 """Statuses in which money is held for the buyer and a full refund ends the order."""
@@ -51,6 +51,8 @@ class Payment:
     failures: int = 0
     authorized: int = 0
     captured_by_intent: tuple[tuple[str, int], ...] = ()
+    foreign_captured: tuple[tuple[str, int], ...] = ()
+    """Captures in another currency than the order's, keyed `"<intent> <currency>"`."""
     refunded_by_charge: tuple[tuple[str, int], ...] = ()
     fee_by_charge: tuple[tuple[str, int], ...] = ()
     canceled_intents: frozenset[str] = frozenset()

@@ -29,6 +29,7 @@ from libs.common.contracts.orders_events import (
     PaymentCaptured,
     PaymentFailed,
     PaymentRequiresAuthentication,
+    ProcessingFeeRecorded,
     RefundRecorded,
 )
 from services.orders.domain.errors import InvalidStripeEvent
@@ -131,15 +132,32 @@ def _payment_failed(pi: Obj, base: Base) -> list[OrderFact]:
 
 def _succeeded(pi: Obj, base: Base) -> list[OrderFact]:
     charge = pi.get("latest_charge")
-    fee, transaction = _fee(charge)
     fact = PaymentCaptured(
         **_fields(base),
         currency=pi["currency"],
         payment_intent_id=pi["id"],
         charge_id=_id(charge),
         amount=int(pi.get("amount_received") or pi["amount"]),
-        processing_fee=fee,
+        balance_transaction_id=_id(charge.get("balance_transaction"))
+        if isinstance(charge, Mapping)
+        else None,
+    )
+    return [fact, *_fee_recorded(charge, base)]
+
+
+def _fee_recorded(charge: Any, base: Base) -> list[OrderFact]:
+    """The fee as a fact of its own when the charge came with its balance transaction: a
+    capture and the fee Stripe took for it are two changes, each told once."""
+    fee, transaction = _fee(charge)
+    if fee is None or not isinstance(charge, Mapping):
+        return []
+    txn = charge["balance_transaction"]
+    fact = ProcessingFeeRecorded(
+        **_fields(base),
+        currency=txn.get("currency") or charge["currency"],
+        charge_id=str(charge["id"]),
         balance_transaction_id=transaction,
+        fee=fee,
     )
     return [fact]
 
@@ -185,7 +203,6 @@ def _charge(charge: Obj, base: Base) -> list[OrderFact]:
                 amount=int(charge["amount"]),
             )
         ]  # fmt: skip
-    fee, transaction = _fee(charge)
     captured = charge.get("amount_captured")
     fact = PaymentCaptured(
         **_fields(base),
@@ -193,10 +210,9 @@ def _charge(charge: Obj, base: Base) -> list[OrderFact]:
         payment_intent_id=intent,
         charge_id=str(charge["id"]),
         amount=int(captured if captured is not None else charge["amount"]),
-        processing_fee=fee,
-        balance_transaction_id=transaction,
+        balance_transaction_id=_id(charge.get("balance_transaction")),
     )
-    return [fact]
+    return [fact, *_fee_recorded(charge, base)]
 
 
 def _refunded(charge: Obj, base: Base) -> list[OrderFact]:

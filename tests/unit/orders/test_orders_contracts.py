@@ -11,7 +11,16 @@ from pydantic import ValidationError
 from libs.common.contracts import orders_commands, orders_events
 from libs.common.contracts.envelope import ContractError, Envelope, Message
 from libs.common.contracts.orders_commands import Actor, Buyer, CreateOrder, LineItem
-from libs.common.contracts.orders_events import Cause, CommandRejected, ReceiptIssued, TransferMade
+from libs.common.contracts.orders_events import (
+    CaptureFailed,
+    Cause,
+    CheckoutSessionExpireRequested,
+    CommandRejected,
+    PaymentAmountMismatch,
+    ReceiptIssued,
+    RefundRequested,
+    TransferMade,
+)
 
 from .builders import (
     at,
@@ -46,7 +55,17 @@ def sample_facts() -> list[orders_events.OrderFact]:
         CommandRejected(**base, command_id="c", command_type="CancelOrder", code="x"),
         ReceiptIssued(**base, receipt_id="r1"),
         TransferMade(**base, transfer_id="tr_1", seller_id="s1", amount=5, currency="usd"),
-    ]
+        CaptureFailed(**base, payment_intent_id="pi_1", code="x", message="m"),
+        CheckoutSessionExpireRequested(**base, checkout_session_id="cs_1"),
+        RefundRequested(
+            **base, currency="usd", payment_intent_id="pi_1", amount=5,
+            reason="order_canceled", idempotency_key="k",
+        ),
+        PaymentAmountMismatch(
+            **base, currency="usd", payment_intent_id="pi_1", kind="short",
+            expected_amount=10, actual_amount=5, actual_currency="usd",
+        ),
+    ]  # fmt: skip
     return published_history() + extra
 
 

@@ -115,8 +115,8 @@ def test_the_in_order_history_ends_where_it_should() -> None:
     kinds = [entry.kind for entry in timeline(state)]
     assert kinds == [
         "OrderCreated", "PaymentRequiresAuthentication", "PaymentFailed",
-        "PaymentRequiresAuthentication", "PaymentCaptured", "RefundRecorded",
-        "RefundRecorded", "DisputeOpened", "DisputeClosed",
+        "PaymentRequiresAuthentication", "PaymentCaptured", "ProcessingFeeRecorded",
+        "RefundRecorded", "RefundRecorded", "DisputeOpened", "DisputeClosed",
     ]  # fmt: skip
     refunds = [e for e in timeline(state) if e.kind == "RefundRecorded"]
     assert [e.amount.amount for e in refunds if e.amount] == [300, TOTAL - 300]
