@@ -37,8 +37,9 @@ from services.orders import faust_transport
 from services.orders.adapters import postgres
 from services.orders.adapters.stripe_gateway import StripeGateway
 from services.orders.domain import aggregate
+from services.orders.domain.reactions import Policy
 from services.orders.domain.state import Order
-from services.orders.effects import Effects, may_act_on
+from services.orders.effects import Effects, FeeRetry, may_act_on
 from services.orders.handlers import Batch, OrderStore, Processor
 from services.orders.settings import OrdersSettings
 
@@ -145,6 +146,10 @@ def build_app(settings: OrdersSettings) -> faust.App:
     async def expire_authorizations() -> None:
         await wiring.expire_authorizations()
 
+    @app.timer(interval=settings.orders_expiry_scan_interval_s, on_leader=True)
+    async def retry_fees() -> None:
+        await wiring.retry_fees()
+
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:
         assigned = sorted(f"{tp.topic}:{tp.partition}" for tp in app.assignor.assigned_actives())
@@ -162,6 +167,7 @@ class Wiring:
         self.store = store
         self.processor: Processor | None = None
         self.effects: Effects | None = None
+        self.fee_retry: FeeRetry | None = None
         self.producer: KafkaProducer | None = None
         self.pool: asyncpg.Pool | None = None
         self._lock = asyncio.Lock()
@@ -189,9 +195,18 @@ class Wiring:
             linger_ms=0,
             poll_thread=False,
         )
-        self.processor = Processor(self.store, pool, self.producer, self.names)
+        policy = Policy(refund_surplus=self.settings.orders_refund_surplus)
+        self.processor = Processor(self.store, pool, self.producer, self.names, policy)
         gateway = StripeGateway(make_client(self.settings, asynchronous=True))
         self.effects = Effects(gateway, self.processor)
+        self.fee_retry = FeeRetry(self.effects)
+
+    async def retry_fees(self) -> None:
+        """Ask Stripe again for the fees it could not give yet (see `FeeRetry`)."""
+        await self.ready()
+        assert self.pool is not None and self.fee_retry is not None
+        missing = await postgres.charges_without_fee(self.pool)
+        await self.fee_retry.run_once(missing, asyncio.get_running_loop().time())
 
     async def expire_authorizations(self) -> None:
         """Cancel orders whose authorization was never captured in time, by sending the

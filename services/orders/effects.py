@@ -1,13 +1,16 @@
-"""Effects the domain asks for, carried out on Stripe: capture on fulfilment, cancel an
-authorization, and fetch Stripe's actual processing fee once a charge is captured.
+"""Effects the domain asks for, carried out on Stripe: capture on fulfilment, cancel a
+PaymentIntent or expire a Checkout Session that must no longer take money, refund money the
+order must not keep, and fetch Stripe's actual processing fee once a charge is captured.
 
-Each is safe to repeat: captures and cancels carry the idempotency key the domain chose,
-and a fetched fee becomes a fact the order applies at most once.
+Each is safe to repeat: captures, cancels and refunds carry the idempotency key the domain
+chose (expiring a session is idempotent by nature), and what comes back (a refused capture,
+a fetched fee) becomes a fact the order applies at most once.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,17 +21,29 @@ from libs.common.contracts.envelope import Envelope
 from libs.common.contracts.orders_commands import Actor
 from libs.common.contracts.orders_events import (
     AuthorizationCancelRequested,
+    CaptureFailed,
     CaptureRequested,
     Cause,
+    CheckoutSessionExpireRequested,
+    OrderFact,
     PaymentCaptured,
     ProcessingFeeRecorded,
+    RefundRequested,
 )
 from libs.common.kafka.consumer import PermanentError
 from services.orders.adapters.stripe_gateway import PaymentsGateway
 from services.orders.handlers import Processor
 
 log = logging.getLogger(__name__)
-_ACTED_ON = frozenset({"CaptureRequested", "AuthorizationCancelRequested", "PaymentCaptured"})
+_ACTED_ON = frozenset(
+    {
+        "CaptureRequested",
+        "AuthorizationCancelRequested",
+        "CheckoutSessionExpireRequested",
+        "RefundRequested",
+        "PaymentCaptured",
+    }
+)
 
 
 def may_act_on(raw: bytes | None) -> bool:
@@ -50,33 +65,109 @@ class Effects:
         fact = envelope.payload
         try:
             if isinstance(fact, CaptureRequested):
-                await self._gateway.capture(
-                    fact.payment_intent_id, fact.amount, fact.idempotency_key
-                )
+                await self._capture(fact)
             elif isinstance(fact, AuthorizationCancelRequested):
-                await self._gateway.cancel(fact.payment_intent_id, fact.idempotency_key)
+                await self._close(
+                    fact, self._gateway.cancel(fact.payment_intent_id, fact.idempotency_key)
+                )
+            elif isinstance(fact, CheckoutSessionExpireRequested):
+                await self._close(
+                    fact, self._gateway.expire_checkout_session(fact.checkout_session_id)
+                )
+            elif isinstance(fact, RefundRequested):
+                await self._gateway.refund(
+                    fact.payment_intent_id,
+                    fact.amount,
+                    fact.idempotency_key,
+                    {"order_id": fact.order_id, "reason": fact.reason},
+                )
             elif isinstance(fact, PaymentCaptured) and fact.processing_fee is None:
                 await self._record_fee(fact, envelope.causation_id or fact.cause.id)
         except stripe.InvalidRequestError as exc:
-            # Stripe refused for good (already captured, canceled, expired): no retry helps.
+            # Stripe refused for good (a refund of more than is left, …): no retry helps.
             raise PermanentError(f"stripe refused {fact.type}: {exc.user_message or exc}") from exc
+
+    async def _capture(self, fact: CaptureRequested) -> None:
+        """A capture Stripe refuses becomes a `CaptureFailed` fact, so the order does not wait
+        for it and the next fulfilment may try again."""
+        try:
+            await self._gateway.capture(fact.payment_intent_id, fact.amount, fact.idempotency_key)
+        except (stripe.InvalidRequestError, stripe.CardError) as exc:
+            log.warning("capture of %s refused: %s", fact.payment_intent_id, exc)
+            failed = CaptureFailed(
+                order_id=fact.order_id,
+                cause=fact.cause,
+                actor=Actor(kind="stripe"),
+                occurred_at=datetime.now(UTC),
+                payment_intent_id=fact.payment_intent_id,
+                code=str(exc.code or "capture_refused"),
+                message=str(exc.user_message or exc)[:2000],
+            )
+            await self._processor.send_fact(failed)
+
+    async def _close(self, fact: OrderFact, call: Awaitable[object]) -> None:
+        """Cancel or expire an attempt; one that already ended (succeeded, canceled, expired)
+        has nothing left to close — a success that raced the cancel is refunded instead."""
+        try:
+            await call
+        except stripe.InvalidRequestError as exc:
+            log.info("%s of order %s: nothing to close (%s)", fact.type, fact.order_id, exc)
 
     async def _record_fee(self, fact: PaymentCaptured, cause_id: str) -> None:
         if fact.charge_id is None:
             return
-        transaction = await self._gateway.balance_transaction_of_charge(fact.charge_id)
+        cause = Cause(kind="stripe_event", id=cause_id)
+        if not await self.record_fee(fact.order_id, fact.charge_id, cause):
+            log.info("charge %s has no balance transaction yet; retried later", fact.charge_id)
+
+    async def record_fee(self, order_id: str, charge_id: str, cause: Cause) -> bool:
+        """Fetch the charge's fee and hand it to the order; False when Stripe has none yet."""
+        transaction = await self._gateway.balance_transaction_of_charge(charge_id)
         if transaction is None:
-            log.warning("charge %s has no balance transaction yet", fact.charge_id)
-            return
+            return False
         await self._processor.send_fact(
             ProcessingFeeRecorded(
-                order_id=fact.order_id,
-                cause=Cause(kind="stripe_event", id=cause_id),
+                order_id=order_id,
+                cause=cause,
                 actor=Actor(kind="stripe"),
                 occurred_at=datetime.fromtimestamp(int(transaction["created"]), UTC),
                 currency=str(transaction["currency"]),
-                charge_id=fact.charge_id,
+                charge_id=charge_id,
                 balance_transaction_id=str(transaction["id"]),
                 fee=int(transaction["fee"]),
             )
         )
+        return True
+
+
+class FeeRetry:
+    """Fees Stripe could not give yet, asked for again with backoff until it can: each
+    charge waits twice as long as before, up to an hour, between attempts. The list comes
+    from the read model, so a restart forgets only the backoff, not the charges."""
+
+    def __init__(self, effects: Effects, base_s: float = 5.0, cap_s: float = 3600.0) -> None:
+        self._effects = effects
+        self._base_s, self._cap_s = base_s, cap_s
+        self._next: dict[str, tuple[int, float]] = {}
+
+    async def run_once(self, missing: list[tuple[str, str]], now: float) -> int:
+        """Try the charges in `missing` ((order id, charge id)) that are due; the number
+        whose fee was found."""
+        found = 0
+        for order_id, charge_id in missing:
+            attempts, due = self._next.get(charge_id, (0, now))
+            if due > now:
+                continue
+            try:
+                lookup = Cause(kind="api_request", id=f"fee-lookup-{charge_id}")
+                ok = await self._effects.record_fee(order_id, charge_id, lookup)
+            except stripe.StripeError as exc:
+                log.warning("fee of charge %s not read: %s", charge_id, exc)
+                ok = False
+            if ok:
+                self._next.pop(charge_id, None)
+                found += 1
+                continue
+            wait = min(self._base_s * 2**attempts, self._cap_s)
+            self._next[charge_id] = (attempts + 1, now + wait)
+        return found

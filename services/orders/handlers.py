@@ -34,7 +34,9 @@ from libs.common.topics import (
 from services.orders import views
 from services.orders.adapters import postgres
 from services.orders.domain import aggregate, identity
+from services.orders.domain.aggregate import DEFAULT_POLICY
 from services.orders.domain.errors import UnknownOrder
+from services.orders.domain.reactions import Policy
 from services.orders.domain.state import Order
 
 log = logging.getLogger(__name__)
@@ -123,8 +125,14 @@ class Batch:
 
 class Processor:
     def __init__(
-        self, store: OrderStore, pool: asyncpg.Pool, producer: KafkaProducer, names: TopicNames
+        self,
+        store: OrderStore,
+        pool: asyncpg.Pool,
+        producer: KafkaProducer,
+        names: TopicNames,
+        policy: Policy = DEFAULT_POLICY,
     ) -> None:
+        self._policy = policy
         self._store = store
         self._pool = pool
         self._producer = producer
@@ -155,7 +163,7 @@ class Processor:
         envelope: Envelope[Any] = orders_commands.CONTRACT.decode(raw)
         command = envelope.payload
         state = self._state(batch, command.order_id)
-        after, facts = aggregate.handle_command(state, command)
+        after, facts = aggregate.handle_command(state, command, self._policy)
         batch.add(command.order_id, state, after, facts, envelope.message_id)
 
     async def _on_inbox(self, batch: Batch, raw: bytes | None, key: bytes | None) -> None:
@@ -166,7 +174,7 @@ class Processor:
         state = self._state(batch, message.order_id)
         if state is None:
             raise ContractError(f"fact for unknown order {message.order_id}")
-        after, facts = aggregate.apply_facts(state, [message])
+        after, facts = aggregate.apply_facts(state, [message], self._policy)
         batch.add(message.order_id, state, after, facts, message.cause.id)
 
     async def _apply_stripe_event(
@@ -187,7 +195,7 @@ class Processor:
             return
         state = self._state(batch, order_id)
         try:
-            after, facts = aggregate.handle_stripe_event(state, received)
+            after, facts = aggregate.handle_stripe_event(state, received, self._policy)
         except UnknownOrder as exc:
             raise ContractError(str(exc)) from exc
         batch.add(order_id, state, after, facts, received.event_id)

@@ -28,4 +28,8 @@ class OrdersSettings(CommonSettings):
     orders_expiry_scan_interval_s: float = Field(
         default=60.0, description="how often the worker looks for expired authorizations"
     )
+    orders_refund_surplus: bool = Field(
+        default=True,
+        description="refund a second successful payment on an order already paid in full",
+    )
     orders_stripe_timeout_s: float = Field(default=20.0, description="deadline of a Stripe call")

@@ -176,6 +176,21 @@ async def expired_authorizations(pool: asyncpg.Pool, window_s: int) -> list[tupl
     return [(row["order_id"], row["intent"]) for row in rows if row["intent"]]
 
 
+async def charges_without_fee(pool: asyncpg.Pool, limit: int = 200) -> list[tuple[str, str]]:
+    """(order id, charge id) of captured payments whose processing fee is not known yet."""
+    rows = await pool.fetch(
+        """SELECT order_id, body->'payment'->>'charge_id' AS charge
+           FROM orders_view
+           WHERE body->'payment'->>'status' = 'captured'
+             AND body->'payment'->'processing_fee' = 'null'::jsonb
+             AND body->'payment'->>'charge_id' IS NOT NULL
+           ORDER BY updated_at
+           LIMIT $1""",
+        limit,
+    )
+    return [(row["order_id"], row["charge"]) for row in rows]
+
+
 @dataclass(frozen=True)
 class Replay:
     status_code: int

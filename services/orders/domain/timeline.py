@@ -17,9 +17,11 @@ from pydantic import BaseModel, ConfigDict
 from libs.common.contracts.orders_commands import Actor
 from libs.common.contracts.orders_events import (
     AuthorizationCancelRequested,
+    CaptureFailed,
     CaptureRequested,
     Cause,
     CheckoutSessionCreated,
+    CheckoutSessionExpireRequested,
     DisputeClosed,
     DisputeOpened,
     OrderCanceled,
@@ -28,6 +30,7 @@ from libs.common.contracts.orders_events import (
     OrderFact,
     OrderFulfilled,
     OrderStatus,
+    PaymentAmountMismatch,
     PaymentAuthorized,
     PaymentCanceled,
     PaymentCaptured,
@@ -37,12 +40,17 @@ from libs.common.contracts.orders_events import (
     ProcessingFeeRecorded,
     ReceiptIssued,
     RefundRecorded,
+    RefundRequested,
     TransferMade,
 )
 from libs.common.money import MoneyModel
 from services.orders.domain.state import Order
 
 NOTABLE = (
+    CaptureFailed,
+    CheckoutSessionExpireRequested,
+    PaymentAmountMismatch,
+    RefundRequested,
     PaymentIntentCreated,
     CheckoutSessionCreated,
     CaptureRequested,
@@ -219,3 +227,32 @@ def _(fact: ReceiptIssued, before: Order, after: Order) -> tuple[str, int | None
 @describe.register
 def _(fact: TransferMade, before: Order, after: Order) -> tuple[str, int | None]:
     return f"Transfer to seller {fact.seller_id}", fact.amount
+
+
+@describe.register
+def _(fact: CaptureFailed, before: Order, after: Order) -> tuple[str, int | None]:
+    return f"Capture refused by Stripe ({fact.code}); fulfil again to retry", None
+
+
+@describe.register
+def _(fact: CheckoutSessionExpireRequested, before: Order, after: Order) -> tuple[str, int | None]:
+    return "Expiry of the open Checkout Session requested", None
+
+
+@describe.register
+def _(fact: RefundRequested, before: Order, after: Order) -> tuple[str, int | None]:
+    why = {
+        "order_canceled": "the order was canceled",
+        "surplus_payment": "the order was already paid",
+    }[fact.reason]
+    return f"Automatic refund requested: {why}", fact.amount
+
+
+@describe.register
+def _(fact: PaymentAmountMismatch, before: Order, after: Order) -> tuple[str, int | None]:
+    expected = after.money(fact.expected_amount).format()
+    return (
+        f"Payment does not match the order ({fact.kind}): expected {expected}, "
+        f"captured {fact.actual_amount} minor units of {fact.actual_currency.upper()}",
+        None,
+    )

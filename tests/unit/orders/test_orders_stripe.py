@@ -174,7 +174,7 @@ def test_manual_capture_captures_on_fulfilment() -> None:
     requested, published = handle_command(state, fulfil(second=21))
     assert requested is not None
     assert isinstance(published[0], CaptureRequested)
-    assert published[0].idempotency_key == "orders:ord_1:capture:pi_1"
+    assert published[0].idempotency_key == "orders:ord_1:capture:pi_1:cmd_fulfil"
     # when the capture's event arrives, then the order is paid and fulfilled
     captured = intent("succeeded", amount_received=TOTAL, amount_capturable=0)
     state, published = on_stripe(requested, event("payment_intent.succeeded", captured, 25))
