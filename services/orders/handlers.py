@@ -59,14 +59,13 @@ class OrderStore(ABC):
 def _envelope(fact: OrderFact, cause_id: str) -> Envelope[Any]:
     # Our own, already valid parts: constructing without validation saves a model walk
     # (every field given: pydantic's default factories are slow to call from here).
-    message_id = identity.fact_id(fact)
     return Envelope.model_construct(
-        message_id=message_id,
+        message_id=fact.fact_id or identity.fact_id(fact),
         correlation_id=fact.order_id,
         causation_id=cause_id,
         occurred_at=utc_now(),
         producer=PRODUCER,
-        payload=fact.model_copy(update={"fact_id": message_id}),
+        payload=fact,
     )
 
 

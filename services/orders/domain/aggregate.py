@@ -29,6 +29,7 @@ from libs.common.contracts.orders_events import (
     ProcessingFeeRecorded,
 )
 from libs.common.contracts.stripe_events import StripeEventReceived
+from services.orders.domain import identity
 from services.orders.domain.decide import decide, rejected
 from services.orders.domain.errors import DomainError, UnknownOrder
 from services.orders.domain.evolve import NOT_STORED, evolve, fact_keys, fold, is_known, sort_key
@@ -85,9 +86,16 @@ def apply_facts(
             state = after
             continue
         before_status = state.status if state is not None else None
-        update = {"from_status": before_status, "to_status": after.status}
+        update = {
+            "from_status": before_status,
+            "to_status": after.status,
+            "fact_id": identity.fact_id(fact),
+        }
         published.append(fact.model_copy(update=update))
-        published.extend(_notices(state, after, fact))
+        published.extend(
+            n.model_copy(update={"fact_id": identity.fact_id(n)})
+            for n in _notices(state, after, fact)
+        )
         state = after
         if not isinstance(fact, NOT_STORED):
             queue.extend(reactions(after, fact, policy))
