@@ -27,6 +27,8 @@ from libs.common.contracts.orders_events import (
     CheckoutSessionExpireRequested,
     OrderFact,
     PaymentCaptured,
+    PaymentObserved,
+    PaymentRefreshRequested,
     ProcessingFeeRecorded,
     RefundRequested,
 )
@@ -41,6 +43,7 @@ _ACTED_ON = frozenset(
         "AuthorizationCancelRequested",
         "CheckoutSessionExpireRequested",
         "RefundRequested",
+        "PaymentRefreshRequested",
         "PaymentCaptured",
     }
 )
@@ -81,6 +84,8 @@ class Effects:
                     fact.idempotency_key,
                     {"order_id": fact.order_id, "reason": fact.reason},
                 )
+            elif isinstance(fact, PaymentRefreshRequested):
+                await self._refresh(fact)
             elif isinstance(fact, PaymentCaptured) and fact.processing_fee is None:
                 await self._record_fee(fact, envelope.causation_id or fact.cause.id)
         except stripe.InvalidRequestError as exc:
@@ -104,6 +109,11 @@ class Effects:
                 message=str(exc.user_message or exc)[:2000],
             )
             await self._processor.send_fact(failed)
+
+    async def _refresh(self, fact: PaymentRefreshRequested) -> None:
+        """Read the PaymentIntent again and hand its current state to the order."""
+        intent = await self._gateway.retrieve_payment_intent(fact.payment_intent_id)
+        await self._processor.send_fact(observed(fact, intent))
 
     async def _close(self, fact: OrderFact, call: Awaitable[object]) -> None:
         """Cancel or expire an attempt; one that already ended (succeeded, canceled, expired)
@@ -138,6 +148,26 @@ class Effects:
             )
         )
         return True
+
+
+def observed(fact: PaymentRefreshRequested, intent: dict[str, Any]) -> PaymentObserved:
+    error = intent.get("last_payment_error") or {}
+    charge = intent.get("latest_charge")
+    return PaymentObserved(
+        order_id=fact.order_id,
+        cause=Cause(kind="api_request", id=f"refresh-{fact.cause.id}"),
+        actor=Actor(kind="stripe"),
+        occurred_at=datetime.now(UTC),
+        currency=str(intent["currency"]),
+        payment_intent_id=str(intent["id"]),
+        status=str(intent["status"]),
+        amount_received=int(intent.get("amount_received") or 0),
+        amount_capturable=int(intent.get("amount_capturable") or 0),
+        charge_id=charge.get("id") if isinstance(charge, dict) else charge,
+        next_action=intent.get("next_action"),
+        decline_code=error.get("decline_code") or error.get("code"),
+        failure_message=str(error.get("message") or "")[:2000],
+    )
 
 
 class FeeRetry:

@@ -33,7 +33,8 @@ from libs.common.money import normalize_currency
 OrderStatus = Literal[
     "created", "paid", "fulfilled", "completed", "canceled", "refunded", "disputed"
 ]
-CauseKind = Literal["stripe_event", "command", "api_request"]
+CauseKind = Literal["stripe_event", "command", "api_request", "system"]
+"""`system`: a rule of the orders service itself (a reaction to the order's own facts)."""
 
 
 class Cause(ValueObject):
@@ -267,6 +268,30 @@ class PaymentAmountMismatch(_MoneyFact):
     actual_currency: str
 
 
+class PaymentRefreshRequested(OrderFact):
+    """Effect: Stripe told two states of one PaymentIntent within the same second (its clock's
+    resolution), so their order is unknown: read the PaymentIntent again."""
+
+    type: Literal["PaymentRefreshRequested"] = "PaymentRefreshRequested"
+    payment_intent_id: Id
+    second: datetime
+
+
+class PaymentObserved(_MoneyFact):
+    """The PaymentIntent as Stripe showed it when we read it again: its current state, which
+    settles what same-second events left open."""
+
+    type: Literal["PaymentObserved"] = "PaymentObserved"
+    payment_intent_id: Id
+    status: str
+    amount_received: MinorUnits = 0
+    amount_capturable: MinorUnits = 0
+    charge_id: str | None = None
+    next_action: dict[str, Any] | None = None
+    decline_code: str | None = None
+    failure_message: Text = ""
+
+
 class CommandRejected(OrderFact):
     """The answer to a command that was invalid or illegal in the order's state."""
 
@@ -316,6 +341,8 @@ OrderEvent = Annotated[
     | CheckoutSessionExpireRequested
     | RefundRequested
     | PaymentAmountMismatch
+    | PaymentRefreshRequested
+    | PaymentObserved
     | CommandRejected
     | ReceiptIssued
     | TransferMade,

@@ -98,7 +98,7 @@ def apply_facts(
         )
         state = after
         if not isinstance(fact, NOT_STORED):
-            queue.extend(reactions(after, fact, policy))
+            queue.extend(reactions(after, policy))
     return state, published
 
 

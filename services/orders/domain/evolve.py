@@ -45,6 +45,8 @@ from libs.common.contracts.orders_events import (
     PaymentCaptured,
     PaymentFailed,
     PaymentIntentCreated,
+    PaymentObserved,
+    PaymentRefreshRequested,
     PaymentRequiresAuthentication,
     ProcessingFeeRecorded,
     ReceiptIssued,
@@ -73,6 +75,8 @@ RANK: dict[type[OrderFact], int] = {
     AuthorizationCancelRequested: 57,
     CheckoutSessionExpireRequested: 57,
     PaymentCanceled: 58,
+    PaymentObserved: 59,
+    PaymentRefreshRequested: 99,
     OrderFulfilled: 60,
     OrderCompleted: 70,
     RefundRequested: 79,
@@ -247,6 +251,11 @@ def _(fact: PaymentAuthorized, state: Order) -> Order:
 @apply.register
 def _(fact: PaymentCanceled, state: Order) -> Order:
     return pay.canceled(state, fact)
+
+
+@apply.register
+def _(fact: PaymentObserved, state: Order) -> Order:
+    return pay.observed(state, fact)
 
 
 @apply.register

@@ -40,6 +40,7 @@ _FIELDS: dict[type[ev.OrderFact], tuple[str, ...]] = {
     ev.CheckoutSessionExpireRequested: ("checkout_session_id",),
     ev.RefundRequested: ("payment_intent_id",),
     ev.PaymentAmountMismatch: ("payment_intent_id", "kind"),
+    ev.PaymentRefreshRequested: ("payment_intent_id", "second"),
     ev.ReceiptIssued: ("receipt_id",),
     ev.TransferMade: ("transfer_id",),
     ev.CommandRejected: ("command_id",),

@@ -15,6 +15,7 @@ from libs.common.contracts.orders_events import (
     PaymentCanceled,
     PaymentCaptured,
     PaymentFailed,
+    PaymentObserved,
     PaymentRequiresAuthentication,
 )
 from services.orders.domain.state import Order, Payment, put_max
@@ -139,3 +140,35 @@ def fee(state: Order, charge_id: str, amount: int) -> Order:
 def refunded(state: Order, charge_id: str, refunded_total: int) -> Order:
     table = put_max(state.payment.refunded_by_charge, charge_id, refunded_total)
     return _with(state, refunded_by_charge=table)
+
+
+_OBSERVED_STATUS = {
+    "requires_action": "requires_authentication",
+    "requires_capture": "authorized",
+    "requires_confirmation": "awaiting_payment",
+    "processing": "awaiting_payment",
+}
+
+
+def observed(state: Order, fact: PaymentObserved) -> Order:
+    """Stripe's current word on the intent's status, read after same-second events. Money
+    (captures, cancels) still comes from its own facts; this settles only where the buyer is."""
+    payment = state.payment
+    if not _is_current(payment, fact.payment_intent_id):
+        return state
+    status = _OBSERVED_STATUS.get(fact.status)
+    if fact.status == "requires_payment_method":
+        status = "failed" if fact.decline_code or fact.failure_message else "awaiting_payment"
+    if status is None:
+        return state
+    changes: dict[str, object] = {
+        "status": status,
+        "payment_intent_id": fact.payment_intent_id,
+        "next_action": fact.next_action if status == "requires_authentication" else None,
+    }
+    if status == "failed":
+        changes["decline_code"] = fact.decline_code
+        changes["failure_message"] = fact.failure_message
+    if status == "authorized":
+        changes["authorized"] = max(payment.authorized, fact.amount_capturable)
+    return _with(state, **changes)

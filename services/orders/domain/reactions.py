@@ -1,6 +1,7 @@
-"""What the order does by itself about money it should not keep, once a fact is applied.
+"""What the order does by itself once a fact is applied: about money it should not keep, and
+about Stripe events whose order within one second is unknown (see `_refreshes`).
 
-Two rules, both read off the state (not off the fact that triggered them), so that the
+Two money rules, both read off the state (not off the fact that triggered them), so that the
 result is the same whatever order Stripe's events arrive in:
 - A canceled order keeps no money: every capture on it is refunded (a payment that raced
   the cancel at Stripe and won).
@@ -16,13 +17,20 @@ is decided once.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from libs.common.contracts.orders_commands import Actor
 from libs.common.contracts.orders_events import (
+    Cause,
     MismatchKind,
     OrderFact,
     PaymentAmountMismatch,
+    PaymentAuthorized,
+    PaymentCanceled,
     PaymentCaptured,
+    PaymentFailed,
+    PaymentRefreshRequested,
+    PaymentRequiresAuthentication,
     RefundReason,
     RefundRequested,
 )
@@ -37,14 +45,12 @@ class Policy:
     """Refund a second successful payment on an order already paid in full."""
 
 
-def reactions(state: Order, trigger: OrderFact, policy: Policy) -> list[OrderFact]:
-    """The facts `state` calls for that it does not hold yet, caused by `trigger`."""
+def reactions(state: Order, policy: Policy) -> list[OrderFact]:
+    """The facts `state` calls for that it does not hold yet."""
+    wanted: list[OrderFact] = _refreshes(state)
     captures = _captures(state)
-    if not captures:
-        return []
-    wanted: list[OrderFact] = []
     if state.status == "canceled":
-        wanted += _refunds(state, trigger, captures, "order_canceled")
+        wanted += _refunds(state, captures, "order_canceled")
     paid = 0
     for capture in captures:
         kind = _mismatch(state, capture, paid)
@@ -52,9 +58,9 @@ def reactions(state: Order, trigger: OrderFact, policy: Policy) -> list[OrderFac
             paid += capture.amount
         if kind is None:
             continue
-        wanted.append(_mismatch_fact(state, trigger, capture, kind))
+        wanted.append(_mismatch_fact(state, capture, kind))
         if kind == "second_payment" and policy.refund_surplus:
-            wanted += _refunds(state, trigger, [capture], "surplus_payment")
+            wanted += _refunds(state, [capture], "surplus_payment")
     return [fact for fact in wanted if not is_known(state, fact)]
 
 
@@ -82,20 +88,22 @@ def _mismatch(state: Order, capture: PaymentCaptured, paid_before: int) -> Misma
     return None
 
 
-def _base(state: Order, trigger: OrderFact) -> dict[str, object]:
+def _base(state: Order, cause: Cause, at: datetime) -> dict[str, object]:
+    """A reaction is caused by, and timed after, the facts that call for it, never by the
+    fact that happened to arrive last, so that it is the same in every delivery order."""
     return {
         "order_id": state.order_id,
-        "cause": trigger.cause,
+        "cause": cause,
         "actor": Actor(kind="system", id="orders"),
-        "occurred_at": state.last_fact_at,
+        "occurred_at": at,
     }
 
 
 def _mismatch_fact(
-    state: Order, trigger: OrderFact, capture: PaymentCaptured, kind: MismatchKind
+    state: Order, capture: PaymentCaptured, kind: MismatchKind
 ) -> PaymentAmountMismatch:
     return PaymentAmountMismatch(
-        **_base(state, trigger),
+        **_base(state, capture.cause, capture.occurred_at),
         currency=state.currency,
         payment_intent_id=capture.payment_intent_id,
         kind=kind,
@@ -106,7 +114,7 @@ def _mismatch_fact(
 
 
 def _refunds(
-    state: Order, trigger: OrderFact, captures: list[PaymentCaptured], reason: RefundReason
+    state: Order, captures: list[PaymentCaptured], reason: RefundReason
 ) -> list[OrderFact]:
     """A refund of what is left on each capture; nothing for one refunded already."""
     refunded = dict(state.payment.refunded_by_charge)
@@ -116,9 +124,10 @@ def _refunds(
         if left <= 0:
             continue
         intent = capture.payment_intent_id
+        at = max(capture.occurred_at, state.canceled_at or capture.occurred_at)
         facts.append(
             RefundRequested(
-                **_base(state, trigger),
+                **_base(state, capture.cause, at),
                 currency=capture.currency,
                 payment_intent_id=intent,
                 amount=left,
@@ -127,3 +136,37 @@ def _refunds(
             )
         )
     return facts
+
+
+_STATUS_FACTS = (
+    PaymentRequiresAuthentication,
+    PaymentFailed,
+    PaymentAuthorized,
+    PaymentCaptured,
+    PaymentCanceled,
+)
+
+
+def _refreshes(state: Order) -> list[OrderFact]:
+    """Stripe stamps events to the second: two events about one PaymentIntent's status in
+    the same second leave their order unknown (the rank in `evolve` is a guess), so the
+    PaymentIntent is read again and its current state applied (`PaymentObserved`)."""
+    tellers: dict[tuple[str, datetime], set[str]] = {}
+    for fact in state.facts:
+        if isinstance(fact, _STATUS_FACTS) and fact.cause.kind == "stripe_event":
+            second = fact.occurred_at.replace(microsecond=0)
+            tellers.setdefault((fact.payment_intent_id, second), set()).add(fact.cause.id)
+    return [
+        PaymentRefreshRequested(
+            **_base(state, _tie(intent, second), second),
+            payment_intent_id=intent,
+            second=second,
+        )
+        for (intent, second), causes in tellers.items()
+        if len(causes) > 1
+    ]
+
+
+def _tie(intent: str, second: datetime) -> Cause:
+    # Named after the tie, not after its events: which of them arrived first must not matter.
+    return Cause(kind="system", id=f"same-second:{intent}:{int(second.timestamp())}")

@@ -17,6 +17,8 @@ from libs.common.contracts.orders_events import (
     CheckoutSessionExpireRequested,
     CommandRejected,
     PaymentAmountMismatch,
+    PaymentObserved,
+    PaymentRefreshRequested,
     ReceiptIssued,
     RefundRequested,
     TransferMade,
@@ -64,6 +66,11 @@ def sample_facts() -> list[orders_events.OrderFact]:
         PaymentAmountMismatch(
             **base, currency="usd", payment_intent_id="pi_1", kind="short",
             expected_amount=10, actual_amount=5, actual_currency="usd",
+        ),
+        PaymentRefreshRequested(**base, payment_intent_id="pi_1", second=at(1)),
+        PaymentObserved(
+            **base, currency="usd", payment_intent_id="pi_1", status="requires_action",
+            next_action={"type": "use_stripe_sdk"},
         ),
     ]  # fmt: skip
     return published_history() + extra

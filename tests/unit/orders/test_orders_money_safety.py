@@ -52,7 +52,10 @@ from .builders import (
 )
 
 
-def publish(state: Order | None, messages: list[Any], policy: Policy = Policy()) -> list[OrderFact]:
+def publish(
+    state: Order | None, messages: list[Any], policy: Policy | None = None
+) -> list[OrderFact]:
+    policy = policy or Policy()
     out: list[OrderFact] = []
     for message in messages:
         if isinstance(message, StripeEventReceived):
@@ -115,8 +118,8 @@ def test_the_earliest_telling_is_kept_whichever_arrives_first() -> None:
 def test_fact_ids_are_the_same_for_the_same_change_and_differ_between_changes() -> None:
     one = publish(None, [create(), succeeded(20)])
     two = publish(None, [create(), charge_succeeded(21, fee=None)])
-    capture = [f for f in one if isinstance(f, PaymentCaptured)][0]
-    other = [f for f in two if isinstance(f, PaymentCaptured)][0]
+    capture = next(f for f in one if isinstance(f, PaymentCaptured))
+    other = next(f for f in two if isinstance(f, PaymentCaptured))
     assert capture.fact_id == other.fact_id
     assert len({f.fact_id for f in one}) == len(one)
 
