@@ -17,6 +17,8 @@ from libs.common.contracts.orders_events import (
     OrderFact,
     PaymentAmountMismatch,
     PaymentCaptured,
+    PaymentObserved,
+    PaymentRefreshRequested,
     ProcessingFeeRecorded,
     RefundRequested,
 )
@@ -43,10 +45,12 @@ from .builders import (
     charge_succeeded,
     create,
     event,
+    failed,
     fulfil,
     intent,
     must,
     refunded,
+    requires_action,
     run,
     succeeded,
 )
@@ -231,3 +235,37 @@ def test_identity_ignores_who_told_and_keeps_decisions_apart() -> None:
     more = capture.model_copy(update={"amount": 6})
     assert identity.fact_id(capture) != identity.fact_id(more)
     assert charge()["id"] == "ch_1"  # the builders' charge is the one the intent names
+
+
+def test_same_second_status_events_ask_for_stripe_s_current_state() -> None:
+    # given a decline and a new 3-D Secure challenge of one PaymentIntent in the same second
+    # (the rank guesses the challenge came first, so the order would show the decline)
+    state = must(run([create(), requires_action(5), failed(5)]))
+    assert state.payment.status == "failed"
+    refresh = [f for f in state.facts if isinstance(f, PaymentRefreshRequested)]
+    assert [(r.payment_intent_id, r.second) for r in refresh] == [("pi_1", at(5))]
+    # when Stripe, read again, says the buyer is being challenged
+    now = PaymentObserved(
+        order_id="ord_1", cause=Cause(kind="api_request", id="refresh-1"), actor=API,
+        occurred_at=at(7), currency="usd", payment_intent_id="pi_1", status="requires_action",
+        next_action={"type": "use_stripe_sdk"},
+    )  # fmt: skip
+    after = must(apply_facts(state, [now])[0])
+    # then the order shows Stripe's state, not the guess
+    assert after.payment.status == "requires_authentication"
+    assert after.payment.next_action == {"type": "use_stripe_sdk"}
+    # and a capture Stripe reports later still wins over the observation
+    paid = must(run([succeeded(9)], after))
+    assert paid.status == "paid" and paid.payment.status == "captured"
+
+
+def test_events_in_different_seconds_need_no_refresh() -> None:
+    state = must(run([create(), requires_action(5), failed(6)]))
+    assert not any(isinstance(f, PaymentRefreshRequested) for f in state.facts)
+
+
+def test_the_refresh_request_is_the_same_in_every_delivery_order() -> None:
+    events = [requires_action(5), failed(5), succeeded(5)]
+    expected = must(run([create(), *events])).facts
+    for perm in itertools.permutations(events):
+        assert must(run([create(), *perm])).facts == expected
