@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+import stripe
 
 from libs.common.contracts import orders_commands as oc
 from libs.common.kafka.producer import KafkaProducer
@@ -122,3 +123,48 @@ async def test_a_capture_stripe_refuses_is_a_fact_not_a_stall(
     assert failed["payment_intent_id"] == intent_id and failed["code"]
     # and the order moves on when Stripe's word arrives: the hold is gone, so it is canceled
     await system.wait_order(order.order_id, lambda o: o["status"] == "canceled", timeout=60)
+
+
+async def _decline_then_challenge_in_one_second(
+    system: System, commands: KafkaProducer
+) -> tuple[str, str]:
+    """An order whose PaymentIntent is declined and challenged again within one second (by
+    Stripe's clock); retried on a new order when the second turned between the two."""
+    for _ in range(5):
+        order = await created(system, commands)
+        intent = await system.pay_intent(order.order_id)
+        with pytest.raises(stripe.CardError):
+            system.stripe.v1.payment_intents.confirm(
+                intent["id"], {"payment_method": "pm_card_chargeDeclinedInsufficientFunds"}
+            )
+        system.stripe.v1.payment_intents.confirm(
+            intent["id"], {"payment_method": "pm_card_threeDSecure2Required"}
+        )
+        events = system.stripe.v1.events.list({"limit": 20}).data
+        seconds = {
+            e.created
+            for e in events
+            if e.data.object.get("id") == intent["id"]
+            and e.type in ("payment_intent.payment_failed", "payment_intent.requires_action")
+        }
+        if len(seconds) == 1:
+            return order.order_id, str(intent["id"])
+    raise AssertionError("the two confirmations never fell in one second")
+
+
+async def test_same_second_events_end_in_stripe_s_state(
+    system: System, commands: KafkaProducer, faults: None
+) -> None:
+    # given Stripe's events delivered shuffled
+    await system.emulator("/_emulator/faults", {"webhooks": {"shuffle_window": 4}})
+    # when a decline and the retry's 3-D Secure challenge happen in one second
+    order_id, intent_id = await _decline_then_challenge_in_one_second(system, commands)
+    # then the order read the PaymentIntent again and shows the challenge, not the decline
+    await system.find_fact(
+        lambda f: f.get("order_id") == order_id and f["type"] == "PaymentObserved"
+    )
+    done = await system.wait_order(
+        order_id, lambda o: o["payment"]["status"] == "requires_authentication"
+    )
+    assert done["payment"]["next_action"] is not None
+    assert system.stripe.v1.payment_intents.retrieve(intent_id).status == "requires_action"
