@@ -140,12 +140,12 @@ async def _decline_then_challenge_in_one_second(
         system.stripe.v1.payment_intents.confirm(
             intent["id"], {"payment_method": "pm_card_threeDSecure2Required"}
         )
-        events = system.stripe.v1.events.list({"limit": 20}).data
+        events = [e.to_dict() for e in system.stripe.v1.events.list({"limit": 20}).data]
         seconds = {
-            e.created
+            e["created"]
             for e in events
-            if e.data.object.get("id") == intent["id"]
-            and e.type in ("payment_intent.payment_failed", "payment_intent.requires_action")
+            if e["data"]["object"].get("id") == intent["id"]
+            and e["type"] in ("payment_intent.payment_failed", "payment_intent.requires_action")
         }
         if len(seconds) == 1:
             return order.order_id, str(intent["id"])
