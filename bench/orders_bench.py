@@ -7,9 +7,12 @@ emulator, ingest, one orders worker and the orders API as processes, then measur
    group) while a burst is produced onto its input topic, then resumed; events/s is
    (n - 1) / (last - first) over the broker timestamps of the n facts the burst caused on
    `orders.events`, and the burst counts as done when every order's read-model row has the
-   version it implies. One burst of `CreateOrder` commands creates the orders, then `--runs`
-   bursts of Stripe events (charge.succeeded and payment_intent.succeeded in turn, each giving
-   one `PaymentCaptured` fact and one read-model write).
+   version it implies. One burst of `CreateOrder` commands creates the orders, one burst of
+   `payment_intent.succeeded` pays them (a capture and its fee each), then `--runs` bursts of
+   `charge.refunded` events (partial refunds of one minor unit, each a new change: one
+   `RefundRecorded` fact and one read-model write). Repeated captures would not do: a second
+   capture of one order is a second payment (a mismatch and a refund), and the same capture
+   told again is no new fact.
 2. Webhook-to-timeline latency at a fixed rate: a sender process posts one signed
    `payment_intent.succeeded` webhook per order to ingest, open loop at `--rate`/s for
    `--duration` s. Latency = the read-model row's `updated_at` (the write that makes the order
@@ -49,11 +52,13 @@ from tests.support import processes
 
 SECRET = "whsec_bench_only"
 WAIT_S = 90.0  # for one burst or phase to be reflected; the whole run has `--max-seconds`
+CAPTURED = 3  # facts of a paid order: OrderCreated, PaymentCaptured, ProcessingFeeRecorded
 
 
 class Bench:
     def __init__(self, kafka: str, database: str, emulator: str, logs: Path, end: float) -> None:
         self.kafka, self.database, self.logs, self.end = kafka, database, logs, end
+        self.tags: dict[str, str] = {}  # order id -> the tag of its charge's ids
         prefix = f"obench{uuid.uuid4().hex[:6]}."
         self.names = TopicNames(prefix)
         self.env = {
@@ -149,17 +154,28 @@ class Bench:
         burst = self.burst(ORDERS_COMMANDS, records, "OrderCreated", set(commands.values()))
         return self.settle(burst, orders, 1)
 
+    def capture_burst(self, orders: list[str]) -> dict[str, Any]:
+        """One `payment_intent.succeeded` per order (its charge's fee expanded, as the bench
+        sends it): a capture and a fee, two facts and one read-model write per order."""
+        records, events = [], set()
+        for order in orders:
+            event = support.stripe_event("payment_intent.succeeded", order, self.tags[order])
+            records.append((order, support.as_received(event, order)))
+            events.add(event["id"])
+        burst = self.burst(STRIPE_EVENTS, records, "PaymentCaptured", events)
+        return self.settle(burst, orders, CAPTURED)
+
     def stripe_burst(self, orders: list[str], per_order: int, run: int) -> dict[str, Any]:
-        tag = uuid.uuid4().hex[:6]
+        """`per_order` partial refunds of each order's charge, each a change of its own."""
         records, events = [], set()
         for k in range(per_order):
-            kind = support.KINDS[k % 2]
-            for i, order in enumerate(orders):
-                event = support.stripe_event(kind, order, f"{tag}{k}x{i:06d}")
+            number = run * per_order + k + 1
+            for order in orders:
+                event = support.refund_event(order, self.tags[order], number, number)
                 records.append((order, support.as_received(event, order)))
                 events.add(event["id"])
-        burst = self.burst(STRIPE_EVENTS, records, "PaymentCaptured", events)
-        return self.settle(burst, orders, 1 + per_order * (run + 1))
+        burst = self.burst(STRIPE_EVENTS, records, "RefundRecorded", events)
+        return self.settle(burst, orders, CAPTURED + per_order * (run + 1))
 
     def marks(self) -> dict[str, dict[int, int]]:
         return {
@@ -178,7 +194,7 @@ class Bench:
         )  # fmt: skip
         result = json.loads(sent.stdout)
         due: dict[str, float] = result["due"]
-        done = dict(self.wait_rows(orders, 2))
+        done = dict(self.wait_rows(orders, CAPTURED))
         published = self.first_stamps(STRIPE_EVENTS, since, "StripeEventReceived", orders)
         facts = self.first_stamps(ORDERS_EVENTS, since, "PaymentCaptured", orders)
         stages = {
@@ -219,6 +235,8 @@ def measure(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
     bench.wait_assigned()
     results: dict[str, Any] = {"load_average": os.getloadavg()}
     results["create"] = bench.create_orders(tp_orders + lat_orders)
+    bench.tags = {o: f"{uuid.uuid4().hex[:6]}c{i:06d}" for i, o in enumerate(tp_orders)}
+    results["capture"] = bench.capture_burst(tp_orders)
     results["events"] = []
     for run in range(args.runs):
         if time.monotonic() < bench.end:
@@ -277,6 +295,9 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> str:
     create = results["create"]
     lines.append(f"  CreateOrder      {create['per_s']!s:>8} /s  ({create['records']} commands, "
                  f"{create['orders_done']} in read model)")  # fmt: skip
+    capture = results["capture"]
+    lines.append(f"  Stripe captures  {capture['per_s']!s:>8} /s  ({capture['records']} events, "
+                 f"{capture['facts']} captures, {capture['orders_done']} orders done)")  # fmt: skip
     for i, burst in enumerate(results["events"], 1):
         lines.append(f"  Stripe run {i}     {burst['per_s']!s:>8} /s  ({burst['records']} events, "
                      f"{burst['facts']} facts, {burst['orders_done']} orders done)")  # fmt: skip

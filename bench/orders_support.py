@@ -32,7 +32,6 @@ from libs.common.contracts.envelope import Envelope
 
 TOTAL = 7150  # the order below: 2 x 12.50 + 2.50 tax, 40.00 + 4.00 tax
 FEE = 237  # 2.9% + 0.30
-KINDS = ("charge.succeeded", "payment_intent.succeeded")
 Stamp = tuple[str, float]
 Times = dict[str, float]  # order id -> epoch seconds
 
@@ -84,6 +83,26 @@ def _charge(order_id: str, tag: str, created: int) -> dict[str, Any]:
     }
 
 
+def refund_event(order_id: str, tag: str, refunded_total: int, number: int) -> dict[str, Any]:
+    """`charge.refunded` for the `number`th partial refund of the charge `stripe_event`
+    made with `tag`: a new change of the order each time (one `RefundRecorded` fact)."""
+    created = int(time.time())
+    charge = {**_charge(order_id, tag, created), "amount_refunded": refunded_total}
+    refund = {
+        "id": f"re_{tag}_{number}",
+        "object": "refund",
+        "amount": 1,
+        "charge": charge["id"],
+        "currency": "usd",
+        "status": "succeeded",
+        "reason": "requested_by_customer",
+    }
+    charge["refunds"] = {"object": "list", "data": [refund]}
+    event = _event("charge.refunded", f"{tag}r{number}", created, charge)
+    event["data"]["previous_attributes"] = {"amount_refunded": refunded_total - 1}
+    return event
+
+
 def stripe_event(kind: str, order_id: str, tag: str) -> dict[str, Any]:
     """One Stripe event about order `order_id`; `tag` makes its ids unique."""
     created = int(time.time())
@@ -106,6 +125,10 @@ def stripe_event(kind: str, order_id: str, tag: str) -> dict[str, Any]:
             "payment_method_types": ["card"],
             "metadata": {"order_id": order_id},
         }
+    return _event(kind, tag, created, obj)
+
+
+def _event(kind: str, tag: str, created: int, obj: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": f"evt_{kind[:2]}{tag}",
         "object": "event",
