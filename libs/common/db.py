@@ -18,11 +18,16 @@ async def create_pool(
     return pool
 
 
+MIGRATIONS_LOCK = "schema_migrations"
+
+
 async def migrate(pool: asyncpg.Pool, name: str, statements: Sequence[str]) -> None:
-    """Apply a service's schema statements once, under an advisory lock so that several
-    workers starting together do not race each other."""
+    """Apply a service's schema statements once. One lock for every service, not one per
+    service: all of them create and write the shared `schema_migrations` table, and two
+    `CREATE TABLE IF NOT EXISTS` at once still collide in PostgreSQL's catalog. Migrations
+    are short and run at start-up only, so serialising them costs nothing that matters."""
     async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", name)
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", MIGRATIONS_LOCK)
         await conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations ("
             " service text NOT NULL, step int NOT NULL, applied_at timestamptz DEFAULT now(),"
