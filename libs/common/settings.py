@@ -48,8 +48,11 @@ class CommonSettings(BaseSettings):
     )
     stripe_api_base: str = Field(
         default="",
-        description="Stripe API address; empty means the emulator for the emulator's key, "
-        "and api.stripe.com for a real key",
+        description="Stripe API address; empty means the emulator (on STRIPE_EMULATOR_PORT) "
+        "for the emulator's key, and api.stripe.com for a real key",
+    )
+    stripe_emulator_port: int = Field(
+        default=DEFAULT_EMULATOR_PORT, description="Stripe emulator port"
     )
 
     def stripe_base_url(self) -> str | None:
@@ -57,7 +60,9 @@ class CommonSettings(BaseSettings):
         if self.stripe_api_base:
             return self.stripe_api_base.rstrip("/")
         if self.stripe_secret_key.get_secret_value() == EMULATOR_SECRET_KEY:
-            return f"http://127.0.0.1:{DEFAULT_EMULATOR_PORT}"
+            # The port the embedded emulator was started on, so that a second stack on other
+            # ports never talks to the first one's emulator.
+            return f"http://127.0.0.1:{self.stripe_emulator_port}"
         return None
 
     def clickhouse_url(self) -> str:
@@ -72,8 +77,5 @@ class InfraSettings(CommonSettings):
     embedded_kafka_port: int = Field(default=DEFAULT_KAFKA_PORT, description="Tansu broker port")
     embedded_postgres_port: int = Field(
         default=DEFAULT_POSTGRES_PORT, description="embedded PostgreSQL port"
-    )
-    stripe_emulator_port: int = Field(
-        default=DEFAULT_EMULATOR_PORT, description="Stripe emulator port"
     )
     infra_start_timeout_s: float = Field(default=60.0, description="wait for each component")
