@@ -90,10 +90,13 @@ class TableStore(OrderStore):
 
 def build_app(settings: OrdersSettings) -> faust.App:
     names = TopicNames(settings.topic_prefix)
+    (settings.var_dir / "faust").mkdir(parents=True, exist_ok=True)
     app = faust_transport.App(
         f"{settings.topic_prefix}{settings.orders_worker_id}",
         broker=f"kafka://{settings.kafka_bootstrap_servers}",
         store="memory://",
+        # Faust makes a folder for its app data even with a memory store; keep it under var/.
+        datadir=str(settings.var_dir / "faust" / "{conf.name}-data"),
         topic_partitions=ORDERS_COMMANDS.partitions,
         topic_allow_declare=True,
         web_enabled=True,
