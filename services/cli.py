@@ -37,6 +37,13 @@ def _up(args: argparse.Namespace) -> int:
     return supervisor.run(InfraSettings())
 
 
+def _logs(args: argparse.Namespace) -> int:
+    from devtools.infra import logs
+    from libs.common.settings import InfraSettings
+
+    return logs.show(InfraSettings().var_dir / "logs", args.service, sys.stdout, follow=args.follow)
+
+
 def _ingest(args: argparse.Namespace) -> int:
     from services.ingest.commands import run
 
@@ -63,6 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     up = sub.add_parser("up", help="infrastructure plus every service, in the foreground")
     up.set_defaults(run=_up)
+
+    logs = sub.add_parser("logs", help="the logs under var/logs (all, or one service's)")
+    logs.add_argument("service", nargs="?", help="e.g. ingest, orders-worker, kafka")
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    logs.set_defaults(run=_logs)
 
     from services.ingest.commands import add_arguments as ingest_arguments
 

@@ -1,4 +1,5 @@
-"""`payments up`: the embedded stack, then every service in the foreground with prefixed logs.
+"""`payments up`: the embedded stack, then every service in the foreground with prefixed logs
+(each service's log also goes to `var/logs/<service>.log`).
 
 Ctrl-C (or SIGTERM) stops the services, then the infrastructure, so that nothing is left
 running. A service that exits on its own brings the rest down too: a half-running system
@@ -12,6 +13,7 @@ import contextlib
 import os
 import signal
 import sys
+from pathlib import Path
 
 from devtools.infra import stack
 from libs.common.settings import InfraSettings
@@ -19,15 +21,25 @@ from libs.common.settings import InfraSettings
 COLORS = ["36", "35", "33", "32", "34", "31"]
 
 
-async def _pump(name: str, color: str, stream: asyncio.StreamReader) -> None:
+async def _pump(name: str, color: str, stream: asyncio.StreamReader, log: Path) -> None:
+    """Each line to the console, prefixed, and as it is to the service's own log file."""
     prefix = f"\033[{color}m{name:<10}|\033[0m " if sys.stdout.isatty() else f"{name:<10}| "
-    while line := await stream.readline():
-        sys.stdout.write(prefix + line.decode(errors="replace"))
-        sys.stdout.flush()
+    with log.open("ab") as file:
+        while line := await stream.readline():
+            file.write(line)
+            file.flush()
+            sys.stdout.write(prefix + line.decode(errors="replace"))
+            sys.stdout.flush()
+
+
+def log_path(settings: InfraSettings, service: str) -> Path:
+    return settings.var_dir / "logs" / f"{service}.log"
 
 
 async def _run_services(settings: InfraSettings) -> int:
-    env = {**os.environ, **stack.service_env(settings), "LOG_FORMAT": "text"}
+    # Text reads best on a console; a LOG_FORMAT the user set is theirs to keep.
+    env = {"LOG_FORMAT": "text", **os.environ, **stack.service_env(settings)}
+    (settings.var_dir / "logs").mkdir(parents=True, exist_ok=True)
     procs: list[asyncio.subprocess.Process] = []
     pumps = []
     for i, spec in enumerate(stack.services(settings)):
@@ -40,7 +52,9 @@ async def _run_services(settings: InfraSettings) -> int:
         )
         procs.append(proc)
         assert proc.stdout is not None
-        pumps.append(asyncio.create_task(_pump(spec.name, COLORS[i % len(COLORS)], proc.stdout)))
+        color = COLORS[i % len(COLORS)]
+        log = log_path(settings, spec.name)
+        pumps.append(asyncio.create_task(_pump(spec.name, color, proc.stdout, log)))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -67,34 +67,35 @@ def emulator_url(e2e_logs: Path) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def system(system_env: dict[str, str], emulator_url: str, e2e_logs: Path) -> Iterator[System]:
     env = {**system_env, "STRIPE_API_BASE": emulator_url}
-    ingest = processes.start(
-        "ingest",
-        ["services.ingest", "serve"],
-        env=env,
-        log_dir=e2e_logs,
-        health_url=f"http://127.0.0.1:{env['INGEST_PORT']}/healthz",
-    )
-    worker = processes.start(
-        "orders-worker",
-        ["services.orders", "worker"],
-        env=env,
-        log_dir=e2e_logs,
-        health_url=f"http://127.0.0.1:{env['ORDERS_WORKER_PORT']}/healthz",
-    )
-    wait_for_assignment(env, timeout=120)
-    api = processes.start(
-        "orders-api",
-        ["services.orders", "api"],
-        env=env,
-        log_dir=e2e_logs,
-        health_url=f"http://127.0.0.1:{env['ORDERS_PORT']}/healthz",
-    )
-    system = System(env=env, emulator_url=emulator_url, logs=e2e_logs, worker=worker)
+    started: list[processes.Running] = []
+    system: System | None = None
     try:
+        # Each process is stopped on the way out, also when a later one fails to start.
+        started.append(_start("ingest", "services.ingest", "serve", "INGEST_PORT", env, e2e_logs))
+        worker = _start("orders-worker", "services.orders", "worker", "ORDERS_WORKER_PORT",
+                        env, e2e_logs)  # fmt: skip
+        started.append(worker)
+        wait_for_assignment(env, timeout=120)
+        started.append(_start("orders-api", "services.orders", "api", "ORDERS_PORT", env, e2e_logs))
+        system = System(env=env, emulator_url=emulator_url, logs=e2e_logs, worker=worker)
         yield system
     finally:
-        for running in (api, system.worker, ingest):
+        if system is not None:
+            started[1] = system.worker  # a test may have restarted it
+        for running in reversed(started):
             running.stop()
+
+
+def _start(
+    name: str, module: str, role: str, port: str, env: dict[str, str], logs: Path
+) -> processes.Running:
+    return processes.start(
+        name,
+        [module, role],
+        env=env,
+        log_dir=logs,
+        health_url=f"http://127.0.0.1:{env[port]}/healthz",
+    )
 
 
 @pytest.fixture
