@@ -133,3 +133,13 @@ def create_database(port: int, name: str) -> None:
     found = _psql(port, "postgres", query)
     if found.stdout.strip() != "1":
         _run([str(BIN / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", name])
+
+
+def recreate_database(port: int, name: str) -> None:
+    """Drop `name` (closing its connections) and create it empty."""
+    if not name.isidentifier():
+        raise ValueError(f"not a plain database name: {name!r}")
+    dropped = _psql(port, "postgres", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    if dropped.returncode != 0:
+        raise RuntimeError(f"could not drop database {name}: {dropped.stderr.strip()}")
+    create_database(port, name)

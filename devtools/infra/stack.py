@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
+from devtools.infra import postgres
 from devtools.infra.components import ClickHouse, Component, Kafka, Postgres, StripeEmulator
 from libs.common.settings import InfraSettings
 
@@ -72,9 +74,37 @@ def service_env(settings: InfraSettings) -> dict[str, str]:
 
 
 def up(settings: InfraSettings, out: Any = sys.stdout) -> None:
+    outcomes: dict[str, str] = {}
     for component in components(settings):
-        outcome = component.up(settings.infra_start_timeout_s)
-        print(f"{component.name:<16} {outcome:<8} {component.url()}", file=out, flush=True)
+        outcomes[component.name] = component.up(settings.infra_start_timeout_s)
+        print(f"{component.name:<16} {outcomes[component.name]:<8} {component.url()}",
+              file=out, flush=True)  # fmt: skip
+    if outcomes.get("kafka") == "started":
+        _fresh_world(settings, out)
+
+
+def _fresh_world(settings: InfraSettings, out: Any) -> None:
+    """Tansu keeps its records in memory only, so a broker that starts has lost every event,
+    fact and order table (the orders worker's state is a changelog topic). What the rest
+    remembers about them would point at nothing: ingest would answer "duplicate" to events
+    the broker never got, the read model would show orders no worker knows, and buyers would
+    keep Stripe customers an emulator restarted with it forgot. The embedded world is
+    therefore fresh as a whole whenever its broker is: the payments database, the Stripe
+    emulator, the worker's folder and the ClickHouse folder are reset with it."""
+    by_name = {c.name: c for c in components(settings)}
+    database = by_name["postgres"]
+    assert isinstance(database, Postgres)
+    postgres.recreate_database(database.port, database.database)
+    request = urllib.request.Request(  # noqa: S310 - loopback only
+        f"{by_name['stripe-emulator'].url()}/_emulator/reset", data=b"{}", method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=10) as resp:  # noqa: S310 - loopback only
+        resp.read()
+    for folder in ("faust", "clickhouse"):
+        shutil.rmtree(settings.var_dir / folder, ignore_errors=True)
+    (settings.var_dir / "clickhouse").mkdir(parents=True, exist_ok=True)
+    reset = "the broker came up empty, so the payments database and the Stripe emulator were "
+    print(reset + "reset with it (the embedded world is fresh as a whole)", file=out, flush=True)
 
 
 def down(settings: InfraSettings, out: Any = sys.stdout) -> None:

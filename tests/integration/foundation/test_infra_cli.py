@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
 import pytest
+import stripe
 
 from devtools.infra.process import free_port
 
@@ -75,3 +79,42 @@ def test_taken_port_is_a_clear_error(infra_env: dict[str, str]) -> None:
     assert result.returncode == 2
     assert infra_env["EMBEDDED_KAFKA_PORT"] in result.stderr
     assert "EMBEDDED_KAFKA_PORT" in result.stderr
+
+
+def test_a_fresh_broker_makes_a_fresh_world(infra_env: dict[str, str]) -> None:
+    # given a running stack that has a customer at the emulator and a table in PostgreSQL
+    assert payments(["infra", "up"], infra_env).returncode == 0
+    database = f"postgresql://postgres@127.0.0.1:{infra_env['EMBEDDED_POSTGRES_PORT']}/payments"
+    emulator = f"http://127.0.0.1:{infra_env['STRIPE_EMULATOR_PORT']}"
+    client = stripe.StripeClient("sk_test_emulator", base_addresses={"api": emulator})
+    client.v1.customers.create({"email": "ada@example.com"})
+    asyncio.run(_execute(database, "CREATE TABLE remembered (id int)"))
+    # when `infra up` finds it running, nothing is forgotten
+    assert payments(["infra", "up"], infra_env).returncode == 0
+    assert asyncio.run(_tables(database)) == ["remembered"]
+    assert len(client.v1.customers.list().data) == 1
+    # when the broker restarts (it keeps nothing), the rest is reset with it
+    run_dir = Path(infra_env["VAR_DIR"]) / "run"
+    os.kill(int((run_dir / "kafka.pid").read_text()), signal.SIGTERM)
+    again = payments(["infra", "up"], infra_env)
+    assert again.returncode == 0, again.stderr
+    assert "fresh as a whole" in again.stdout
+    assert asyncio.run(_tables(database)) == []
+    assert client.v1.customers.list().data == []
+
+
+async def _execute(dsn: str, sql: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+async def _tables(dsn: str) -> list[str]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        return sorted(r["tablename"] for r in rows)
+    finally:
+        await conn.close()
