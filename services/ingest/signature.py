@@ -77,9 +77,12 @@ def parse_header(header: str | None) -> SignatureHeader:
 
 
 def _timestamp(value: str) -> int:
-    if not value.strip().isdigit():
+    # ASCII digits only: `str.isdigit` accepts superscripts and other scripts' digits, some of
+    # which `int` then refuses; and a Unix time has no more than a dozen digits.
+    digits = value.strip()
+    if not (digits.isascii() and digits.isdigit() and len(digits) <= 12):
         raise MalformedSignature("the Stripe-Signature timestamp is not a whole number")
-    return int(value)
+    return int(digits)
 
 
 def expected_signature(secret: str, timestamp: int, payload: bytes) -> str:

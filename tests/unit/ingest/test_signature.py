@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.ingest.signature import (
     FutureTimestamp,
     MalformedSignature,
     MissingSignature,
     NoMatchingSignature,
+    SignatureError,
     StaleTimestamp,
     expected_signature,
     parse_header,
@@ -120,3 +125,28 @@ def test_the_parser_keeps_every_v1() -> None:
     parsed = parse_header("t=5, v1=aa ,v1=bb,v0=cc")
     assert parsed.timestamp == 5
     assert parsed.signatures == (b"aa", b"bb")
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.one_of(
+        st.text(max_size=200),
+        st.lists(
+            st.tuples(
+                st.sampled_from(["t", "v1", "v0", "", " t", "T"]),
+                st.sampled_from(["=", "==", ""]),
+                st.one_of(
+                    st.text(max_size=30),
+                    # superscripts and other scripts' digits: `str.isdigit` says yes to them
+                    st.text(alphabet="0123456789\u00b2\u00b3\u0661\u0665\u0d67\u0966", max_size=30),
+                    st.integers().map(str),
+                ),
+            ),
+            max_size=6,
+        ).map(lambda items: ",".join(k + s + v for k, s, v in items)),
+        st.text(min_size=4000, max_size=5000),
+    )
+)
+def test_any_header_is_refused_as_a_signature_error_never_a_crash(header: str) -> None:
+    with contextlib.suppress(SignatureError):
+        verify(b"{}", header, ["whsec_test"], tolerance_s=300, now=1_700_000_000)
