@@ -74,3 +74,9 @@ class IngestMetrics:
             buckets=_BATCH_BUCKETS,
             registry=self.registry,
         )
+        self.other_api_version = Counter(
+            "ingest_events_other_api_version",
+            "events rendered in another API version than the pinned one, by version",
+            ["api_version"],
+            registry=self.registry,
+        )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import logging
 import time
 from abc import ABC, abstractmethod
 from collections import deque
@@ -19,9 +20,12 @@ from typing import Any, Literal
 
 import orjson
 
+from libs.common.stripe_client import STRIPE_API_VERSION
 from services.ingest import message, routing
 from services.ingest.dedupe import EventLedger, Lesson, RecentIds
 from services.ingest.metrics import IngestMetrics
+
+log = logging.getLogger(__name__)
 
 Source = Literal["platform", "connect", "backfill"]
 Record = tuple[bytes, str]  # value, key
@@ -124,6 +128,7 @@ class Publisher:
         self._loop = asyncio.get_running_loop()
         self._deadlines = Deadlines(self._loop, deadline_s)
         self._queue: asyncio.Queue[Pending] = asyncio.Queue()
+        self._versions_seen: set[str] = set()
         self._workers = [asyncio.create_task(self._work()) for _ in range(workers)]
 
     async def close(self) -> None:
@@ -139,6 +144,7 @@ class Publisher:
         if event["id"] in self._recent:
             self._metrics.duplicates[source].inc()
             return Outcome.DUPLICATE
+        self._check_version(event)
         done = self._loop.create_future()
         pending = Pending(event, raw or orjson.dumps(event), source, done, time.perf_counter())
         self._queue.put_nowait(pending)
@@ -150,6 +156,20 @@ class Publisher:
             self._metrics.published[source].inc()
             self._metrics.publish_latency.observe(time.perf_counter() - pending.queued_at)
         return outcome
+
+    def _check_version(self, event: dict[str, Any]) -> None:
+        """Count events in another API version than ours, and say so once per version: the
+        endpoint's version was changed at Stripe, and its objects may not read as ours do."""
+        version = event.get("api_version")
+        if version == STRIPE_API_VERSION or not isinstance(version, str):
+            return
+        self._metrics.other_api_version.labels(version[:40]).inc()
+        if version not in self._versions_seen:
+            self._versions_seen.add(version)
+            log.warning(
+                "event %s is in API version %s, not the pinned %s",
+                event["id"], version, STRIPE_API_VERSION,
+            )  # fmt: skip
 
     async def _work(self) -> None:
         while True:

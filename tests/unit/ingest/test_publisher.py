@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from libs.common.stripe_client import STRIPE_API_VERSION
 from services.ingest.dedupe import Claim, EventLedger, Lesson, RecentIds
 from services.ingest.metrics import IngestMetrics
 from services.ingest.publisher import (
@@ -218,3 +219,27 @@ async def test_without_an_event_that_needs_it_nothing_is_looked_up(
     await publisher.publish(event("evt_1", intent), "platform")
     await publisher.publish(event("evt_2", {"id": "cus_1", "object": "customer"}), "platform")
     assert ledger.lookups == []
+
+
+async def test_events_in_another_api_version_are_counted_and_still_published(
+    ledger: MemoryLedger, broker: MemoryBroker, caplog: pytest.LogCaptureFixture
+) -> None:
+    metrics = IngestMetrics()
+    publisher = Publisher(
+        ledger, broker, topic="stripe.events", metrics=metrics, recent=RecentIds(100),
+        deadline_s=0.2,
+    )  # fmt: skip
+    try:
+        old = {**event("evt_old_1", {"id": "pi_1"}), "api_version": "2020-08-27"}
+        again = {**event("evt_old_2", {"id": "pi_2"}), "api_version": "2020-08-27"}
+        ours = {**event("evt_new", {"id": "pi_3"}), "api_version": STRIPE_API_VERSION}
+        for one in (old, again, ours):
+            assert await publisher.publish(one, "platform") is Outcome.PUBLISHED
+    finally:
+        await publisher.close()
+    counted = metrics.registry.get_sample_value(
+        "ingest_events_other_api_version_total", {"api_version": "2020-08-27"}
+    )
+    assert counted == 2
+    warnings = [r for r in caplog.records if "2020-08-27" in r.getMessage()]
+    assert len(warnings) == 1
