@@ -16,7 +16,7 @@ from aiohttp import web
 
 from libs.common import metrics as common_metrics
 from services.ingest.metrics import IngestMetrics
-from services.ingest.publisher import BrokerUnavailable, Outcome, Source
+from services.ingest.publisher import Outcome, PublishFailed, Source, Unavailable
 from services.ingest.runtime import IngestRuntime
 from services.ingest.settings import IngestSettings
 from services.ingest.signature import SignatureError, verify
@@ -111,9 +111,12 @@ def webhook_handler(source: Source) -> Handler:
         except Rejection as exc:
             metrics.rejected.labels(source, exc.code).inc()
             return error_response(exc.status, exc.code, exc.message)
-        except BrokerUnavailable as exc:
-            metrics.rejected.labels(source, "broker_unavailable").inc()
-            return error_response(503, "broker_unavailable", str(exc))
+        except Unavailable as exc:
+            metrics.rejected.labels(source, exc.code).inc()
+            return error_response(503, exc.code, str(exc))
+        except PublishFailed as exc:
+            metrics.rejected.labels(source, "internal_error").inc()
+            return error_response(500, "internal_error", str(exc))
         return web.Response(body=_ACCEPTED[outcome], content_type="application/json")
 
     return handle

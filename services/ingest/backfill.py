@@ -101,7 +101,8 @@ async def run(
     undelivered: bool = False,
 ) -> BackfillReport:
     """List, then publish one by one (order kept per order id); stops at the first broker
-    failure, raising `BrokerUnavailable`: the next run starts over, dedupe skips what landed."""
+    failure, raising `Unavailable` (or `PublishFailed` for a bug): the next run starts over,
+    dedupe skips what landed."""
     events = await asyncio.to_thread(fetch_events, settings, since, undelivered=undelivered)
     report = BackfillReport(listed=len(events))
     for event in events:

@@ -61,7 +61,7 @@ async def _quiet_gc(app: web.Application) -> None:
 async def _backfill(settings: IngestSettings, since: str | None, undelivered: bool) -> int:
     from services.ingest import backfill
     from services.ingest.metrics import IngestMetrics
-    from services.ingest.publisher import BrokerUnavailable
+    from services.ingest.publisher import PublishFailed, Unavailable
     from services.ingest.runtime import IngestRuntime
 
     runtime = await IngestRuntime.start(
@@ -74,7 +74,7 @@ async def _backfill(settings: IngestSettings, since: str | None, undelivered: bo
             since=backfill.parse_since(since) if since else None,
             undelivered=undelivered,
         )
-    except (backfill.BackfillError, BrokerUnavailable) as exc:
+    except (backfill.BackfillError, Unavailable, PublishFailed) as exc:
         print(f"backfill: {exc}", file=sys.stderr)
         return 1
     finally:

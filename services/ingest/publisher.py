@@ -31,8 +31,47 @@ Source = Literal["platform", "connect", "backfill"]
 Record = tuple[bytes, str]  # value, key
 
 
-class BrokerUnavailable(RuntimeError):
+class Unavailable(RuntimeError):
+    """The event could not be made durable now; Stripe should retry (503). `code` says which
+    part failed, so that an outage of PostgreSQL is not reported as one of the broker."""
+
+    code = "unavailable"
+
+
+class BrokerUnavailable(Unavailable):
     """The event is not on the broker (unreachable, refused, or past the deadline)."""
+
+    code = "broker_unavailable"
+
+
+class LedgerUnavailable(Unavailable):
+    """PostgreSQL, which keeps the ids of published events, did not answer."""
+
+    code = "ledger_unavailable"
+
+
+class PublishFailed(RuntimeError):
+    """A bug, not an outage: logged with its traceback and answered 500 (Stripe retries)."""
+
+
+class Stage:
+    """Which part a batch is waiting on, so that its failure is reported as that part's.
+    The adapters raise `Unavailable` for their own outages; a deadline passing is the
+    outage of the part being waited on; anything else is a bug."""
+
+    def __init__(self) -> None:
+        self.now = "ledger"
+
+    def failure(self, exc: BaseException) -> Exception:
+        if isinstance(exc, Unavailable):
+            return exc
+        if isinstance(exc, TimeoutError):
+            message = f"no answer within the publish deadline (waiting on the {self.now})"
+            if self.now == "broker":
+                return BrokerUnavailable(message)
+            return LedgerUnavailable(message)
+        log.error("publishing failed while waiting on the %s", self.now, exc_info=exc)
+        return PublishFailed(f"{type(exc).__name__} while publishing ({self.now})")
 
 
 class Broker(ABC):
@@ -177,19 +216,21 @@ class Publisher:
             while len(batch) < self._max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             self._metrics.batch_size.observe(len(batch))
+            stage = Stage()
             try:
                 async with asyncio.timeout(self._deadline_s):
-                    await self._publish_batch(batch)
+                    await self._publish_batch(batch, stage)
             except Exception as exc:
-                failure = BrokerUnavailable(f"the events are not on the broker: {exc}")
+                failure = stage.failure(exc)
                 for pending in batch:
                     if not pending.done.done():
                         pending.done.set_exception(failure)
 
-    async def _publish_batch(self, batch: list[Pending]) -> None:
+    async def _publish_batch(self, batch: list[Pending], stage: Stage) -> None:
         first: dict[str, Pending] = {}
         for pending in batch:
             first.setdefault(pending.event["id"], pending)
+        stage.now = "ledger"
         routes, lessons = await self._routes(first)
         created = {i: int(p.event["created"]) for i, p in first.items()}
         async with self._ledger.claim(created, lessons) as claim:
@@ -198,7 +239,9 @@ class Publisher:
             for p in fresh:
                 route = routes[p.event["id"]]
                 records.append((message.encode(p.event, p.raw, p.source, route), route.key))
+            stage.now = "broker"
             results = await self._broker.send_many(self._topic, records)
+            stage.now = "ledger"
             outcomes: dict[str, Outcome | BaseException] = dict.fromkeys(
                 claim.already_published, Outcome.DUPLICATE
             )

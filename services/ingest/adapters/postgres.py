@@ -17,6 +17,7 @@ import asyncpg
 
 from libs.common import db
 from services.ingest.dedupe import Claim, EventLedger, Lesson
+from services.ingest.publisher import LedgerUnavailable
 
 MIGRATIONS = [
     "CREATE TABLE IF NOT EXISTS ingest_events ("
@@ -116,6 +117,17 @@ async def open_pool(dsn: str, size: int, *, synchronous_commit: bool = False) ->
     return pool
 
 
+CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.AdminShutdownError,
+)
+"""PostgreSQL itself unreachable or going away: an outage, not a bug."""
+
+
 class PostgresClaim(Claim):
     def __init__(
         self, conn: asyncpg.Connection, published: frozenset[str], lessons: Sequence[Lesson]
@@ -149,7 +161,10 @@ class PostgresLedger(EventLedger):
     async def learned_orders(self, ids: Sequence[str]) -> dict[str, str]:
         if not ids:
             return {}
-        rows = await self._pool.fetch(_LEARNED, list(ids))
+        try:
+            rows = await self._pool.fetch(_LEARNED, list(ids))
+        except CONNECTION_ERRORS as exc:
+            raise LedgerUnavailable(f"PostgreSQL did not answer: {exc}") from exc
         return {row["stripe_id"]: row["order_id"] for row in rows}
 
     @asynccontextmanager
@@ -157,11 +172,14 @@ class PostgresLedger(EventLedger):
         self, events: Mapping[str, int], lessons: Sequence[Lesson]
     ) -> AsyncIterator[Claim]:
         ids = sorted(events)
-        async with self._pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(_CLAIM, ids, [events[i] for i in ids], *_columns(lessons))
-            fresh = {row[0] for row in rows}
-            published = frozenset(i for i in ids if i not in fresh)
-            yield PostgresClaim(conn, published, lessons)
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                rows = await conn.fetch(_CLAIM, ids, [events[i] for i in ids], *_columns(lessons))
+                fresh = {row[0] for row in rows}
+                published = frozenset(i for i in ids if i not in fresh)
+                yield PostgresClaim(conn, published, lessons)
+        except CONNECTION_ERRORS as exc:
+            raise LedgerUnavailable(f"PostgreSQL did not answer: {exc}") from exc
 
     async def last_seen_created(self) -> int | None:
         value = await self._pool.fetchval(

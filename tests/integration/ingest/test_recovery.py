@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from devtools.infra.components import Kafka
+from devtools.infra.components import Kafka, Postgres
 from devtools.infra.process import free_port
 from libs.common.kafka.admin import ensure_topics
 from libs.common.stripe_client import make_client
@@ -126,3 +126,42 @@ async def test_backfill_since_an_event_id_and_at_start_up(
         assert sorted(found) == sorted(await event_ids(emulator))
     finally:
         await restarted.stop()
+
+
+@pytest.fixture
+def own_postgres(tmp_path: Path) -> Iterator[Postgres]:
+    """A PostgreSQL of this test's own, so that stopping it leaves the session's alone."""
+    database = Postgres(tmp_path / "var", free_port())
+    database.up(timeout=60)
+    try:
+        yield database
+    finally:
+        database.down()
+
+
+async def test_postgres_down_is_a_503_that_says_so(
+    infra: Infra, emulator: Emulator, own_postgres: Postgres, topics: TopicNames
+) -> None:
+    settings = ingest_settings(
+        infra, emulator, topics, database_url=own_postgres.url(), publish_timeout_s=3.0
+    )
+    ingest = IngestServer(settings)
+    await ingest.start()
+    try:
+        # given PostgreSQL, which keeps the published ids, stopped
+        await asyncio.to_thread(own_postgres.down)
+        body = b'{"id":"evt_pgdown000000000000001","object":"event","type":"x","created":1,'
+        body += b'"data":{"object":{"id":"cus_x"}}}'
+        # when a signed webhook arrives, then the answer is a 503 naming the ledger
+        status, answer = await ingest.post(body, ingest.signed(body))
+        assert (status, answer["error"]["code"]) == (503, "ledger_unavailable")
+        # and once PostgreSQL is back, Stripe's retry is published
+        await asyncio.to_thread(own_postgres.up, 60)
+        for _ in range(50):
+            status, answer = await ingest.post(body, ingest.signed(body))
+            if status == 200:
+                break
+            await asyncio.sleep(0.2)
+        assert status == 200, answer
+    finally:
+        await ingest.stop()

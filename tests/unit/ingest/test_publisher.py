@@ -17,9 +17,12 @@ from services.ingest.publisher import (
     Broker,
     BrokerUnavailable,
     Deadlines,
+    LedgerUnavailable,
     Outcome,
     Publisher,
+    PublishFailed,
     Record,
+    Unavailable,
 )
 
 
@@ -243,3 +246,47 @@ async def test_events_in_another_api_version_are_counted_and_still_published(
     assert counted == 2
     warnings = [r for r in caplog.records if "2020-08-27" in r.getMessage()]
     assert len(warnings) == 1
+
+
+class DownLedger(MemoryLedger):
+    """PostgreSQL gone: the adapter reports it as `LedgerUnavailable`."""
+
+    @asynccontextmanager
+    async def claim(
+        self, events: Mapping[str, int], lessons: Sequence[Lesson]
+    ) -> AsyncIterator[Claim]:
+        raise LedgerUnavailable("connection refused")
+        yield MemoryClaim(frozenset())  # pragma: no cover - never reached
+
+
+class BuggyBroker(MemoryBroker):
+    async def send_many(self, topic: str, records: Sequence[Record]) -> list[Exception | None]:
+        raise KeyError("a bug of ours")
+
+
+async def _publish_with(ledger: MemoryLedger, broker: MemoryBroker) -> BaseException:
+    publisher = Publisher(
+        ledger, broker, topic="stripe.events", metrics=IngestMetrics(), recent=RecentIds(10),
+        deadline_s=0.5,
+    )  # fmt: skip
+    try:
+        with pytest.raises((Unavailable, PublishFailed)) as caught:
+            await publisher.publish(event("evt_1", {"id": "pi_1"}), "platform")
+        return caught.value
+    finally:
+        await publisher.close()
+
+
+async def test_outages_and_bugs_are_told_apart() -> None:
+    # PostgreSQL down: a 503 that names the ledger, not the broker
+    ledger_down = await _publish_with(DownLedger(), MemoryBroker())
+    assert isinstance(ledger_down, LedgerUnavailable)
+    assert ledger_down.code == "ledger_unavailable"
+    # the broker not answering within the deadline: the broker's
+    hanging = MemoryBroker()
+    hanging.hang = True
+    broker_down = await _publish_with(MemoryLedger(), hanging)
+    assert isinstance(broker_down, BrokerUnavailable)
+    assert broker_down.code == "broker_unavailable"
+    # a bug: neither, so that it is answered 500 and logged with its traceback
+    assert isinstance(await _publish_with(MemoryLedger(), BuggyBroker()), PublishFailed)
