@@ -290,3 +290,38 @@ async def test_outages_and_bugs_are_told_apart() -> None:
     assert broker_down.code == "broker_unavailable"
     # a bug: neither, so that it is answered 500 and logged with its traceback
     assert isinstance(await _publish_with(MemoryLedger(), BuggyBroker()), PublishFailed)
+
+
+class LateBroker(MemoryBroker):
+    """Takes the records, then answers only once released: a report lost past the deadline."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+
+    async def send_many(self, topic: str, records: Sequence[Record]) -> list[Exception | None]:
+        self.records.extend(records)
+        await self.release.wait()
+        return [None for _ in records]
+
+
+async def test_a_webhook_answered_503_past_its_deadline_is_published_by_the_retry() -> None:
+    # given a broker that takes the event but answers after the deadline
+    ledger, broker = MemoryLedger(), LateBroker()
+    publisher = Publisher(
+        ledger, broker, topic="stripe.events", metrics=IngestMetrics(), recent=RecentIds(10),
+        deadline_s=0.2,
+    )  # fmt: skip
+    try:
+        late = event("evt_late", {"id": "cus_1"})
+        with pytest.raises(BrokerUnavailable):
+            await publisher.publish(late, "platform")
+        # then the claim was not kept: the event is not marked published
+        assert "evt_late" not in ledger.published
+        # when Stripe retries with the broker answering again, the retry publishes it
+        broker.release.set()
+        assert await publisher.publish(late, "platform") is Outcome.PUBLISHED
+    finally:
+        await publisher.close()
+    # and the topic may hold the first copy too: consumers drop it by event id
+    assert list(keys(broker)) == ["evt_late"] and len(broker.records) == 2
