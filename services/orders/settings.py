@@ -29,3 +29,8 @@ class OrdersSettings(CommonSettings):
         default=60.0, description="how often the worker looks for expired authorizations"
     )
     orders_stripe_timeout_s: float = Field(default=20.0, description="deadline of a Stripe call")
+    orders_idempotency_takeover_s: float = Field(
+        default=60.0,
+        description="an API request's Idempotency-Key claim left unanswered this long (its "
+        "request crashed) is taken over by a retry; before that a retry gets 409",
+    )
