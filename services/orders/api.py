@@ -41,6 +41,7 @@ Next = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Create = Callable[[Order, str, int], Awaitable[StripeDict]]
 
 DEPS: web.AppKey[Deps] = web.AppKey("deps")
+REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id", str)
 
 
 class Deps:
@@ -95,7 +96,7 @@ def _actor(request: web.Request) -> Actor:
 
 
 def _request_id(request: web.Request) -> str:
-    return str(request.get("request_id") or uuid.uuid4())
+    return request.get(REQUEST_ID) or str(uuid.uuid4())
 
 
 async def _start_attempt(
@@ -200,7 +201,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 @web.middleware
 async def request_ids(request: web.Request, handler: Next) -> web.StreamResponse:
-    request["request_id"] = request.headers.get("X-Request-Id") or f"req_{uuid.uuid4().hex}"
+    request[REQUEST_ID] = request.headers.get("X-Request-Id") or f"req_{uuid.uuid4().hex}"
     response = await handler(request)
     route = request.match_info.route.resource
     name = route.canonical if route is not None else "unmatched"

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, HttpUrl
 from libs.common.http import ApiError
 from services.orders.adapters import postgres
 
-BODY = "body"
+BODY: web.RequestKey[BaseModel] = web.RequestKey("orders_body", BaseModel)
 
 
 class _Body(BaseModel):
