@@ -87,8 +87,11 @@ async def _order(deps: Deps, order_id: str) -> Order:
 
 
 def _payable(order: Order) -> None:
-    if order.status != "created" or order.payment.status in ("captured", "authorized"):
+    if order.status != "created":
         raise ApiError(409, "order_not_payable", f"order is {order.status}, not awaiting payment")
+    held = order.payment.payment_intent_id
+    if order.payment.status in ("captured", "authorized") and held:
+        raise attempts.PaymentInProgress(held, order.payment.status)
 
 
 def _actor(request: web.Request) -> Actor:
@@ -106,35 +109,30 @@ async def _start_attempt(
     (200), or a new one (201) once every other open attempt is canceled at Stripe."""
     deps = request.app[DEPS]
     order = await _order(deps, request.match_info["order_id"])
-    _payable(order)
-    async with attempts.exclusive(deps.pool, order.order_id):
-        known = await attempts.of_order(deps.pool, deps.gateway, order)
-        try:
+    try:
+        _payable(order)
+        # The buyer's Customer (not a payment) first: the lock's connection stays the only one.
+        customer = await ensure_customer(deps.pool, deps.gateway, order.buyer)
+        async with attempts.exclusive(deps.pool, order.order_id) as conn:
+            known = await attempts.of_order(conn, deps.gateway, order)
             kept = await attempts.make_room(deps.gateway, order.order_id, known, kind)
-        except attempts.PaymentInProgress as exc:
-            raise ApiError(
-                409, "payment_in_progress", str(exc), {"attempt_id": exc.attempt_id}
-            ) from exc
-        if kept is not None:
-            obj = kept.obj
-        else:
-            customer = await ensure_customer(deps.pool, deps.gateway, order.buyer)
-            obj = await create(order, customer, attempts.next_number(known))
-        if str(obj["id"]) not in attempts.recorded_ids(order):
-            await _record(request, order, obj, kind)
+            obj = kept.obj if kept else await create(order, customer, attempts.next_number(known))
+            if str(obj["id"]) not in attempts.recorded_ids(order):
+                await attempts.remember(conn, str(obj["id"]), order.order_id)
+                fact = _fact(request, order, obj, kind)
+                await send_to_inbox(deps.producer, deps.names, fact, order.order_id)
+    except attempts.PaymentInProgress as exc:
+        details: dict[str, object] = {"attempt_id": exc.attempt_id}
+        raise ApiError(409, "payment_in_progress", str(exc), details) from exc
     return obj, 200 if kept else 201
 
 
-async def _record(request: web.Request, order: Order, obj: StripeDict, kind: attempts.Kind) -> None:
-    """Map the new Stripe object to the order, and tell the order's worker about it."""
-    deps, cause, actor = request.app[DEPS], _request_id(request), _actor(request)
-    fact: OrderFact
+def _fact(request: web.Request, order: Order, obj: StripeDict, kind: attempts.Kind) -> OrderFact:
+    """What tells the order's worker about the new (or found, unrecorded) attempt."""
+    cause, actor = _request_id(request), _actor(request)
     if kind == "payment_intent":
-        fact = aggregate.payment_intent_created(order, obj, cause, actor)
-    else:
-        fact = aggregate.checkout_session_created(order, obj, cause, actor)
-    await postgres.remember_objects(deps.pool, [(str(obj["id"]), order.order_id)])
-    await send_to_inbox(deps.producer, deps.names, fact, order.order_id)
+        return aggregate.payment_intent_created(order, obj, cause, actor)
+    return aggregate.checkout_session_created(order, obj, cause, actor)
 
 
 async def create_payment_intent(request: web.Request) -> web.Response:

@@ -63,11 +63,22 @@ class Attempt:
 
 
 @asynccontextmanager
-async def exclusive(pool: asyncpg.Pool, order_id: str) -> AsyncIterator[None]:
-    """Hold the order's payment lock (a transaction-scoped advisory lock) meanwhile."""
+async def exclusive(pool: asyncpg.Pool, order_id: str) -> AsyncIterator[asyncpg.Connection]:
+    """Hold the order's payment lock (a transaction-scoped advisory lock) meanwhile; use the
+    connection it yields, so that a request never waits for a second one while holding it."""
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext('orders-pay:' || $1))", order_id)
-        yield
+        yield conn
+
+
+async def remember(conn: asyncpg.Connection, object_id: str, order_id: str) -> None:
+    """Map a new attempt to its order (what `of_order` reads, and the worker's object map)."""
+    await conn.execute(
+        "INSERT INTO orders_payment_objects (object_id, order_id) VALUES ($1, $2) "
+        "ON CONFLICT (object_id) DO NOTHING",
+        object_id,
+        order_id,
+    )
 
 
 def recorded_ids(order: Order) -> set[str]:
@@ -81,9 +92,11 @@ def recorded_ids(order: Order) -> set[str]:
     return ids
 
 
-async def of_order(pool: asyncpg.Pool, gateway: PaymentsGateway, order: Order) -> list[Attempt]:
+async def of_order(
+    conn: asyncpg.Connection, gateway: PaymentsGateway, order: Order
+) -> list[Attempt]:
     """Every attempt of the order, as Stripe sees it now."""
-    mapped = await pool.fetch(
+    mapped = await conn.fetch(
         "SELECT object_id FROM orders_payment_objects WHERE order_id = $1", order.order_id
     )
     ids = recorded_ids(order) | {str(row["object_id"]) for row in mapped}

@@ -57,10 +57,13 @@ async def test_checkout_while_a_payment_intent_holds_money_is_refused_and_create
     assert refused.body["error"]["attempt_id"] == intent["id"]
     assert sessions_at_stripe(system, order.order_id) == []
     assert system.stripe.v1.payment_intents.retrieve(intent["id"]).status == "requires_capture"
+    # Once the worker knows of the authorization too, the answer is the same.
+    await system.wait_order(order.order_id, lambda o: o["payment"]["status"] == "authorized")
     again = await system.request(
         "POST", f"/orders/{order.order_id}/payment-intent", {}, {"Idempotency-Key": "pi-again"}
     )
-    assert again.status == 409 and again.body["error"]["attempt_id"] == intent["id"]
+    assert again.status == 409 and again.body["error"]["code"] == "payment_in_progress"
+    assert again.body["error"]["attempt_id"] == intent["id"]
 
 
 async def test_payment_intent_plus_checkout_on_one_order_never_captures_twice(
