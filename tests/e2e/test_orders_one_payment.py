@@ -103,3 +103,30 @@ async def test_a_repeat_gets_the_same_open_attempt_and_a_canceled_one_a_new_one(
     metadata = system.stripe.v1.payment_intents.retrieve(fresh["id"]).to_dict()["metadata"]
     assert metadata["attempt"] == "2" and metadata["leg"] == "payment-intent"
     assert len(intents_at_stripe(system, order.order_id)) == 2
+
+
+async def test_a_payment_intent_whose_creation_was_never_recorded_is_found_not_made_again(
+    system: System, commands: KafkaProducer
+) -> None:
+    order = await created(system, commands)
+    # Given the first try's PaymentIntent: Stripe made it, but our answer and record were lost
+    # (and its idempotency key is long forgotten)
+    lost = system.stripe.v1.payment_intents.create(
+        {
+            "amount": TOTAL,
+            "currency": "usd",
+            "metadata": {"order_id": order.order_id, "attempt": "1", "leg": "payment-intent"},
+        },
+        {"idempotency_key": f"forgotten-{order.order_id}"},
+    )
+
+    reply = await system.request(
+        "POST", f"/orders/{order.order_id}/payment-intent", {}, {"Idempotency-Key": "pi-lost"}
+    )
+
+    assert reply.status == 200 and reply.body["id"] == lost.id
+    assert [i["id"] for i in intents_at_stripe(system, order.order_id)] == [lost.id]
+    # and the order learns of it, as if the first try had recorded it
+    system.stripe.v1.payment_intents.confirm(lost.id, {"payment_method": "pm_card_visa"})
+    done = await system.wait_order(order.order_id, paid)
+    assert done["payment"]["payment_intent_id"] == lost.id
