@@ -2,7 +2,8 @@
 
 A webhook handler reads the raw body (bounded), checks the signature on it before anything
 else, decodes the event and hands it to the publisher. Every refusal is a status and a JSON
-reason `{"error": {"code", "message"}}`, and nothing is published for it.
+reason `{"error": {"code", "message"}}` (`libs.common.http`, which also shapes aiohttp's own
+404/405 and unexpected failures), and nothing is published for it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import orjson
 from aiohttp import web
 
 from libs.common import metrics as common_metrics
+from libs.common.http import ApiError as Rejection
+from libs.common.http import error_response, json_errors
 from services.ingest.metrics import IngestMetrics
 from services.ingest.publisher import Outcome, PublishFailed, Source, Unavailable
 from services.ingest.runtime import IngestRuntime
@@ -23,18 +26,6 @@ from services.ingest.signature import SignatureError, verify
 
 RUNTIME: web.AppKey[IngestRuntime] = web.AppKey("ingest_runtime", IngestRuntime)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-class Rejection(Exception):
-    """A request we refuse; `code` is stable for clients and metrics."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-
-def error_response(status: int, code: str, message: str) -> web.Response:
-    return web.json_response({"error": {"code": code, "message": message}}, status=status)
 
 
 def _too_large(limit: int) -> Rejection:
@@ -135,7 +126,9 @@ async def readyz(request: web.Request) -> web.Response:
 def build_app(settings: IngestSettings, *, backfill: bool | None = None) -> web.Application:
     """The ingest app; its resources (pool, producer, secrets, backfill timer) live from
     start-up to clean-up. `backfill=False` turns the automatic backfill off (tests, bench)."""
-    app = web.Application(client_max_size=settings.webhook_max_body_bytes + 1)
+    app = web.Application(
+        client_max_size=settings.webhook_max_body_bytes + 1, middlewares=[json_errors()]
+    )
     metrics = IngestMetrics()
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:

@@ -49,8 +49,9 @@ async def serve_api(settings: OrdersSettings) -> None:
         make_client(settings, asynchronous=True, timeout_s=settings.orders_stripe_timeout_s)
     )
     deps = api.Deps(
-        pool, gateway, producer, names, fee_policy(settings), settings.orders_public_url
-    )
+        pool, gateway, producer, names, fee_policy(settings), settings.orders_public_url,
+        idempotency_takeover_s=settings.orders_idempotency_takeover_s,
+    )  # fmt: skip
     runner = web.AppRunner(api.create_app(deps), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, settings.orders_host, settings.orders_port).start()

@@ -7,8 +7,6 @@ so that the order itself is only ever changed by that worker.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -20,30 +18,30 @@ from prometheus_client import CollectorRegistry, Counter
 from libs.common import metrics
 from libs.common.contracts.orders_commands import Actor
 from libs.common.contracts.orders_events import OrderFact
+from libs.common.http import ApiError, json_errors
 from libs.common.kafka.producer import KafkaProducer
 from libs.common.topics import TopicNames
-from services.orders import views
+from services.orders import attempts, views
 from services.orders.adapters import postgres
-from services.orders.adapters.stripe_gateway import PaymentsGateway
+from services.orders.adapters.stripe_gateway import PaymentsGateway, StripeDict
 from services.orders.customers import ensure_customer
 from services.orders.domain import aggregate
 from services.orders.domain.state import Order
 from services.orders.fees import FeePolicy
 from services.orders.handlers import send_to_inbox
+from services.orders.requests import (
+    BODY,
+    CheckoutSessionRequest,
+    Claims,
+    PaymentIntentRequest,
+    idempotent,
+)
 
-Handler = Callable[[web.Request], Awaitable[web.Response]]
 Next = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Create = Callable[[Order, str, int], Awaitable[StripeDict]]
+
 DEPS: web.AppKey[Deps] = web.AppKey("deps")
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-
-def error_response(status: int, code: str, message: str) -> web.Response:
-    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id", str)
 
 
 class Deps:
@@ -55,9 +53,11 @@ class Deps:
         names: TopicNames,
         policy: FeePolicy,
         public_url: str,
+        idempotency_takeover_s: float = 60.0,
     ) -> None:
         self.pool, self.gateway, self.producer = pool, gateway, producer
         self.names, self.policy, self.public_url = names, policy, public_url
+        self.idempotency_takeover_s = idempotency_takeover_s
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "orders_api_requests", "API requests by route and status", ["route", "status"],
@@ -65,18 +65,18 @@ class Deps:
         )  # fmt: skip
 
 
-@web.middleware
-async def errors(request: web.Request, handler: Next) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except ApiError as exc:
-        return error_response(exc.status, exc.code, exc.message)
-    except stripe.CardError as exc:
-        return error_response(402, exc.code or "card_error", exc.user_message or str(exc))
-    except stripe.InvalidRequestError as exc:
-        return error_response(400, exc.code or "stripe_invalid_request", str(exc.user_message))
-    except stripe.StripeError as exc:
-        return error_response(502, "stripe_unavailable", exc.user_message or "Stripe failed")
+def stripe_error(exc: Exception) -> ApiError | None:
+    """Stripe's refusals as answers the client can act on."""
+    if isinstance(exc, stripe.CardError):
+        return ApiError(402, exc.code or "card_error", exc.user_message or str(exc))
+    if isinstance(exc, stripe.InvalidRequestError):
+        return ApiError(400, exc.code or "stripe_invalid_request", str(exc.user_message))
+    if isinstance(exc, stripe.StripeError):
+        return ApiError(502, "stripe_unavailable", exc.user_message or "Stripe failed")
+    return None
+
+
+errors = json_errors(stripe_error)
 
 
 async def _order(deps: Deps, order_id: str) -> Order:
@@ -86,104 +86,91 @@ async def _order(deps: Deps, order_id: str) -> Order:
     return aggregate.from_facts_json(facts)
 
 
-def idempotent(scope: str, handler: Handler) -> Handler:
-    """Same key and body: the first answer again. Same key, other body: 409. No key: 400."""
-
-    async def wrapped(request: web.Request) -> web.Response:
-        deps = request.app[DEPS]
-        key = request.headers.get("Idempotency-Key", "").strip()
-        if not key or len(key) > 255:
-            raise ApiError(400, "idempotency_key_required", "send an Idempotency-Key header")
-        body = await request.read()
-        fingerprint = hashlib.sha256(
-            request.method.encode() + b" " + request.path.encode() + b"\n" + body
-        ).hexdigest()
-        try:
-            replay = await postgres.claim_key(deps.pool, scope, key, fingerprint)
-        except postgres.IdempotencyConflict as exc:
-            raise ApiError(409, "idempotency_conflict", str(exc)) from exc
-        if replay is not None:
-            return web.json_response(
-                replay.body, status=replay.status_code, headers={"Idempotent-Replayed": "true"}
-            )
-        try:
-            response = await errors(request, handler)
-        except BaseException:
-            await postgres.release_key(deps.pool, scope, key)
-            raise
-        assert isinstance(response, web.Response)
-        if response.status >= 500:
-            await postgres.release_key(deps.pool, scope, key)
-        else:
-            await postgres.complete_key(
-                deps.pool, scope, key, response.status, json.loads(response.text or "null")
-            )
-        return response
-
-    return wrapped
-
-
 def _payable(order: Order) -> None:
-    if order.status != "created" or order.payment.status in ("captured", "authorized"):
+    if order.status != "created":
         raise ApiError(409, "order_not_payable", f"order is {order.status}, not awaiting payment")
+    held = order.payment.payment_intent_id
+    if order.payment.status in ("captured", "authorized") and held:
+        raise attempts.PaymentInProgress(held, order.payment.status)
 
 
 def _actor(request: web.Request) -> Actor:
     return Actor(kind="api", id=request.headers.get("X-Actor-Id") or None)
 
 
-async def _checkout_start(request: web.Request) -> tuple[Deps, Order, str]:
-    """What both payment paths begin with: an order awaiting payment, and its buyer's
-    Stripe Customer (created on the first checkout, reused after)."""
+def _request_id(request: web.Request) -> str:
+    return request.get(REQUEST_ID) or str(uuid.uuid4())
+
+
+async def _start_attempt(
+    request: web.Request, kind: attempts.Kind, create: Create
+) -> tuple[StripeDict, int]:
+    """One live payment per order (see `attempts`): the open attempt of this kind again
+    (200), or a new one (201) once every other open attempt is canceled at Stripe."""
     deps = request.app[DEPS]
     order = await _order(deps, request.match_info["order_id"])
-    _payable(order)
-    customer = await ensure_customer(deps.pool, deps.gateway, order.buyer)
-    return deps, order, customer
+    try:
+        _payable(order)
+        # The buyer's Customer (not a payment) first: the lock's connection stays the only one.
+        customer = await ensure_customer(deps.pool, deps.gateway, order.buyer)
+        async with attempts.exclusive(deps.pool, order.order_id) as conn:
+            known = await attempts.of_order(conn, deps.gateway, order)
+            kept = await attempts.make_room(deps.gateway, order.order_id, known, kind)
+            obj = kept.obj if kept else await create(order, customer, attempts.next_number(known))
+            if str(obj["id"]) not in attempts.recorded_ids(order):
+                await attempts.remember(conn, str(obj["id"]), order.order_id)
+                fact = _fact(request, order, obj, kind)
+                await send_to_inbox(deps.producer, deps.names, fact, order.order_id)
+    except attempts.PaymentInProgress as exc:
+        details: dict[str, object] = {"attempt_id": exc.attempt_id}
+        raise ApiError(409, "payment_in_progress", str(exc), details) from exc
+    return obj, 200 if kept else 201
 
 
-async def _record(deps: Deps, order: Order, stripe_id: str, fact: OrderFact) -> None:
-    """Map the new Stripe object to the order, and tell the order's worker about it."""
-    await postgres.remember_objects(deps.pool, [(stripe_id, order.order_id)])
-    await send_to_inbox(deps.producer, deps.names, fact, order.order_id)
-
-
-def _request_id(request: web.Request) -> str:
-    return str(request.get("request_id") or uuid.uuid4())
+def _fact(request: web.Request, order: Order, obj: StripeDict, kind: attempts.Kind) -> OrderFact:
+    """What tells the order's worker about the new (or found, unrecorded) attempt."""
+    cause, actor = _request_id(request), _actor(request)
+    if kind == "payment_intent":
+        return aggregate.payment_intent_created(order, obj, cause, actor)
+    return aggregate.checkout_session_created(order, obj, cause, actor)
 
 
 async def create_payment_intent(request: web.Request) -> web.Response:
-    deps, order, customer = await _checkout_start(request)
-    intent = await deps.gateway.create_payment_intent(order, customer)
-    fact = aggregate.payment_intent_created(order, intent, _request_id(request), _actor(request))
-    await _record(deps, order, str(intent["id"]), fact)
+    gateway = request.app[DEPS].gateway
+    intent, status = await _start_attempt(request, "payment_intent", gateway.create_payment_intent)
     body = {
         "id": intent["id"],
         "client_secret": intent.get("client_secret"),
         "status": intent.get("status"),
         "amount": intent["amount"],
         "currency": intent["currency"],
-        "customer": customer,
+        "customer": intent.get("customer"),
         "next_action": intent.get("next_action"),
     }
-    return web.json_response(body, status=201)
+    return web.json_response(body, status=status)
 
 
 async def create_checkout_session(request: web.Request) -> web.Response:
-    deps, order, customer = await _checkout_start(request)
-    base = f"{deps.public_url}/orders/{order.order_id}"
-    session = await deps.gateway.create_checkout_session(
-        order, customer, f"{base}?checkout=success", f"{base}?checkout=canceled"
+    deps = request.app[DEPS]
+    options = request[BODY]
+    assert isinstance(options, CheckoutSessionRequest)
+    base = f"{deps.public_url}/orders/{request.match_info['order_id']}"
+    urls = (
+        str(options.success_url or f"{base}?checkout=success"),
+        str(options.cancel_url or f"{base}?checkout=canceled"),
     )
-    fact = aggregate.checkout_session_created(order, session, _request_id(request), _actor(request))
-    await _record(deps, order, str(session["id"]), fact)
+
+    async def create(order: Order, customer: str, attempt: int) -> StripeDict:
+        return await deps.gateway.create_checkout_session(order, customer, urls, attempt)
+
+    session, status = await _start_attempt(request, "checkout_session", create)
     body = {
         "id": session["id"],
         "url": session.get("url"),
         "amount_total": session.get("amount_total"),
         "currency": session.get("currency"),
     }
-    return web.json_response(body, status=201)
+    return web.json_response(body, status=status)
 
 
 async def get_order(request: web.Request) -> web.Response:
@@ -212,7 +199,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 @web.middleware
 async def request_ids(request: web.Request, handler: Next) -> web.StreamResponse:
-    request["request_id"] = request.headers.get("X-Request-Id") or f"req_{uuid.uuid4().hex}"
+    request[REQUEST_ID] = request.headers.get("X-Request-Id") or f"req_{uuid.uuid4().hex}"
     response = await handler(request)
     route = request.match_info.route.resource
     name = route.canonical if route is not None else "unmatched"
@@ -220,11 +207,18 @@ async def request_ids(request: web.Request, handler: Next) -> web.StreamResponse
     return response
 
 
+def _claims(request: web.Request) -> Claims:
+    deps = request.app[DEPS]
+    return Claims(deps.pool, deps.idempotency_takeover_s, errors)
+
+
 def create_app(deps: Deps) -> web.Application:
     app = web.Application(middlewares=[request_ids, errors])
     app[DEPS] = deps
-    post_pi = idempotent("payment-intent", create_payment_intent)
-    post_cs = idempotent("checkout-session", create_checkout_session)
+    post_pi = idempotent("payment-intent", PaymentIntentRequest, create_payment_intent, _claims)
+    post_cs = idempotent(
+        "checkout-session", CheckoutSessionRequest, create_checkout_session, _claims
+    )
     app.router.add_post("/orders/{order_id}/payment-intent", post_pi)
     app.router.add_post("/orders/{order_id}/checkout-session", post_cs)
     app.router.add_get("/orders/{order_id}", get_order)

@@ -33,3 +33,8 @@ class OrdersSettings(CommonSettings):
         description="refund a second successful payment on an order already paid in full",
     )
     orders_stripe_timeout_s: float = Field(default=20.0, description="deadline of a Stripe call")
+    orders_idempotency_takeover_s: float = Field(
+        default=60.0,
+        description="an API request's Idempotency-Key claim left unanswered this long (its "
+        "request crashed) is taken over by a retry; before that a retry gets 409",
+    )

@@ -221,3 +221,27 @@ def command(kind: type[oc.OrderCommandBase], order_id: str, **fields: Any) -> An
         actor=oc.Actor(kind="seller", id="seller_a"),
         **fields,
     )
+
+
+async def start_checkout(system: System, order_id: str, body: Json | None = None) -> Reply:
+    """`POST /orders/{id}/checkout-session` with a fresh Idempotency-Key."""
+    return await system.request(
+        "POST",
+        f"/orders/{order_id}/checkout-session",
+        body if body is not None else {},
+        {"Idempotency-Key": f"cs-{uuid.uuid4().hex}"},
+    )
+
+
+def intents_at_stripe(system: System, order_id: str) -> list[Json]:
+    """Every PaymentIntent Stripe holds for the order (ours and Checkout's)."""
+    found = system.stripe.v1.payment_intents.search(
+        {"query": f"metadata['order_id']:'{order_id}'", "limit": 100}
+    )
+    return [intent.to_dict() for intent in found.data]
+
+
+def sessions_at_stripe(system: System, order_id: str) -> list[Json]:
+    found = system.stripe.v1.checkout.sessions.list({"limit": 100})
+    sessions = [s.to_dict() for s in found.data]
+    return [s for s in sessions if s.get("client_reference_id") == order_id]

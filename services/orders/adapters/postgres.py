@@ -66,6 +66,8 @@ SCHEMA = [
             jsonb_array_elements(convert_from(v.snapshot, 'UTF8')::jsonb -> 'facts') AS f
        ON CONFLICT DO NOTHING""",
     "ALTER TABLE orders_view DROP COLUMN timeline, DROP COLUMN snapshot",
+    # The API reads an order's payment attempts from here before starting a new one.
+    "CREATE INDEX orders_payment_objects_order ON orders_payment_objects (order_id)",
 ]
 
 
@@ -198,19 +200,34 @@ class Replay:
 
 
 class IdempotencyConflict(Exception):
-    """The key was used with another request, or the first request is still running."""
+    """The key was used before with another request (another body or path)."""
 
 
-async def claim_key(pool: asyncpg.Pool, scope: str, key: str, fingerprint: str) -> Replay | None:
-    """Claim `key` for this request; None means go ahead, a Replay is the first answer."""
-    inserted = await pool.fetchval(
-        "INSERT INTO orders_idempotency (scope, key, fingerprint) VALUES ($1, $2, $3) "
-        "ON CONFLICT (scope, key) DO NOTHING RETURNING 1",
+class RequestInProgress(Exception):
+    """The first request with this key is still running (and not yet stale)."""
+
+
+async def claim_key(
+    pool: asyncpg.Pool, scope: str, key: str, fingerprint: str, takeover_s: float = 60.0
+) -> Replay | None:
+    """Claim `key` for this request; None means go ahead, a Replay is the first answer.
+
+    A claim left unanswered for `takeover_s` belongs to a request that crashed (or hung):
+    this request takes it over, in the same statement that would have inserted it, so two
+    duplicates arriving after the timeout cannot both take it."""
+    claimed = await pool.fetchval(
+        """INSERT INTO orders_idempotency (scope, key, fingerprint) VALUES ($1, $2, $3)
+           ON CONFLICT (scope, key) DO UPDATE SET created_at = now()
+             WHERE orders_idempotency.status_code IS NULL
+               AND orders_idempotency.fingerprint = EXCLUDED.fingerprint
+               AND orders_idempotency.created_at < now() - make_interval(secs => $4)
+           RETURNING 1""",
         scope,
         key,
         fingerprint,
+        float(takeover_s),
     )
-    if inserted:
+    if claimed:
         return None
     row = await pool.fetchrow(
         "SELECT fingerprint, status_code, body FROM orders_idempotency "
@@ -219,11 +236,11 @@ async def claim_key(pool: asyncpg.Pool, scope: str, key: str, fingerprint: str) 
         key,
     )
     if row is None:  # released between the two statements: try once more
-        return await claim_key(pool, scope, key, fingerprint)
+        return await claim_key(pool, scope, key, fingerprint, takeover_s)
     if row["fingerprint"] != fingerprint:
         raise IdempotencyConflict("this Idempotency-Key was used with a different request")
     if row["status_code"] is None:
-        raise IdempotencyConflict("a request with this Idempotency-Key is still in progress")
+        raise RequestInProgress("a request with this Idempotency-Key is still in progress")
     return Replay(int(row["status_code"]), json.loads(row["body"]))
 
 

@@ -1,6 +1,11 @@
 """Every Stripe call the orders service makes, one function each, each with an idempotency
-key derived from the order and the operation, so that a retry after a crash or a timeout
-returns the object the first attempt created instead of moving money twice."""
+key derived from the order, the operation and the leg (`libs.common.idempotency`), so that a
+retry after a crash or a timeout returns the object the first attempt created instead of
+moving money twice.
+
+A key lives 24 hours at Stripe. So that a retry later than that makes nothing twice either,
+creating a PaymentIntent first looks up what Stripe already holds for the order and attempt
+(by the metadata we put on it), and a capture first reads the PaymentIntent."""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from typing import Any
 import stripe
 
 from libs.common.contracts.orders_commands import Buyer
+from libs.common.idempotency import idempotency_key
 from services.orders.domain.state import Order
 
 StripeDict = dict[str, Any]
@@ -22,12 +28,18 @@ class PaymentsGateway(ABC):
     async def create_customer(self, buyer: Buyer) -> str: ...
 
     @abstractmethod
-    async def create_payment_intent(self, order: Order, customer_id: str) -> StripeDict: ...
+    async def create_payment_intent(
+        self, order: Order, customer_id: str, attempt: int
+    ) -> StripeDict: ...
 
     @abstractmethod
     async def create_checkout_session(
-        self, order: Order, customer_id: str, success_url: str, cancel_url: str
+        self, order: Order, customer_id: str, urls: tuple[str, str], attempt: int
     ) -> StripeDict: ...
+
+    @abstractmethod
+    async def find_payment_intents(self, order_id: str) -> list[StripeDict]:
+        """Every PaymentIntent Stripe holds with this order in its metadata."""
 
     @abstractmethod
     async def capture(self, payment_intent_id: str, amount: int, key: str) -> StripeDict: ...
@@ -56,7 +68,24 @@ class PaymentsGateway(ABC):
     async def retrieve_charge(self, charge_id: str) -> StripeDict: ...
 
 
-def payment_intent_params(order: Order, customer_id: str) -> dict[str, Any]:
+def attempt_of(stripe_object: StripeDict) -> int:
+    """The payment attempt number we put in the object's metadata; objects made before
+    attempts were numbered were the order's first."""
+    metadata = stripe_object.get("metadata") or {}
+    value = str(metadata.get("attempt") or "1")
+    return int(value) if value.isdigit() else 1
+
+
+def _metadata(order: Order, attempt: int, leg: str) -> dict[str, str]:
+    return {
+        "order_id": order.order_id,
+        "buyer_id": order.buyer.id,
+        "attempt": str(attempt),
+        "leg": leg,
+    }
+
+
+def payment_intent_params(order: Order, customer_id: str, attempt: int) -> dict[str, Any]:
     """Amount, currency, customer and capture method all come from the order itself."""
     return {
         "amount": order.total.amount,
@@ -64,7 +93,7 @@ def payment_intent_params(order: Order, customer_id: str) -> dict[str, Any]:
         "customer": customer_id,
         "capture_method": order.capture_method,
         "payment_method_types": ["card"],
-        "metadata": {"order_id": order.order_id, "buyer_id": order.buyer.id},
+        "metadata": _metadata(order, attempt, "payment-intent"),
         "transfer_group": f"order_{order.order_id}",
         "description": f"Order {order.order_id}",
         "receipt_email": order.buyer.email,
@@ -72,7 +101,7 @@ def payment_intent_params(order: Order, customer_id: str) -> dict[str, Any]:
 
 
 def checkout_params(
-    order: Order, customer_id: str, success_url: str, cancel_url: str
+    order: Order, customer_id: str, urls: tuple[str, str], attempt: int
 ) -> dict[str, Any]:
     items: list[dict[str, Any]] = [
         {
@@ -102,13 +131,13 @@ def checkout_params(
         "mode": "payment",
         "customer": customer_id,
         "line_items": items,
-        "success_url": success_url,
-        "cancel_url": cancel_url,
+        "success_url": urls[0],
+        "cancel_url": urls[1],
         "client_reference_id": order.order_id,
-        "metadata": {"order_id": order.order_id},
+        "metadata": {"order_id": order.order_id, "attempt": str(attempt)},
         "payment_intent_data": {
             "capture_method": order.capture_method,
-            "metadata": {"order_id": order.order_id, "buyer_id": order.buyer.id},
+            "metadata": _metadata(order, attempt, "checkout-session"),
             "transfer_group": f"order_{order.order_id}",
         },
     }
@@ -123,27 +152,50 @@ class StripeGateway(PaymentsGateway):
     async def create_customer(self, buyer: Buyer) -> str:
         customer = await self._v1.customers.create_async(
             {"email": buyer.email, "name": buyer.name, "metadata": {"buyer_id": buyer.id}},
-            {"idempotency_key": f"buyer-{buyer.id}-customer"},
+            {"idempotency_key": idempotency_key(buyer.id, "customer")},
         )
         return str(customer.id)
 
-    async def create_payment_intent(self, order: Order, customer_id: str) -> StripeDict:
+    async def create_payment_intent(
+        self, order: Order, customer_id: str, attempt: int
+    ) -> StripeDict:
+        for existing in await self.find_payment_intents(order.order_id):
+            # Made by an earlier try whose answer we lost (its key may be long expired).
+            leg = (existing.get("metadata") or {}).get("leg")
+            if attempt_of(existing) == attempt and leg == "payment-intent":
+                return existing
         intent = await self._v1.payment_intents.create_async(
-            payment_intent_params(order, customer_id),  # type: ignore[arg-type]
-            {"idempotency_key": f"order-{order.order_id}-payment-intent"},
+            payment_intent_params(order, customer_id, attempt),  # type: ignore[arg-type]
+            {"idempotency_key": idempotency_key(order.order_id, "payment-intent", str(attempt))},
         )
         return intent.to_dict()
 
     async def create_checkout_session(
-        self, order: Order, customer_id: str, success_url: str, cancel_url: str
+        self, order: Order, customer_id: str, urls: tuple[str, str], attempt: int
     ) -> StripeDict:
+        key = idempotency_key(order.order_id, "checkout-session", str(attempt))
         session = await self._v1.checkout.sessions.create_async(
-            checkout_params(order, customer_id, success_url, cancel_url),  # type: ignore[arg-type]
-            {"idempotency_key": f"order-{order.order_id}-checkout-session"},
+            checkout_params(order, customer_id, urls, attempt),  # type: ignore[arg-type]
+            {"idempotency_key": key},
         )
         return session.to_dict()
 
+    async def find_payment_intents(self, order_id: str) -> list[StripeDict]:
+        quoted = order_id.replace("\\", "\\\\").replace("'", "\\'")
+        params: dict[str, Any] = {"query": f"metadata['order_id']:'{quoted}'", "limit": 100}
+        found: list[StripeDict] = []
+        while True:
+            page = await self._v1.payment_intents.search_async(params)  # type: ignore[arg-type]
+            found.extend(intent.to_dict() for intent in page.data)
+            if not page.has_more or not page.next_page:
+                return found
+            params["page"] = page.next_page
+
     async def capture(self, payment_intent_id: str, amount: int, key: str) -> StripeDict:
+        current = await self.retrieve_payment_intent(payment_intent_id)
+        if current.get("status") == "succeeded":
+            # Captured by an earlier try (whose key Stripe may have forgotten): its answer.
+            return current
         intent = await self._v1.payment_intents.capture_async(
             payment_intent_id, {"amount_to_capture": amount}, {"idempotency_key": key}
         )
