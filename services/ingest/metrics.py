@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
@@ -78,5 +78,10 @@ class IngestMetrics:
             "ingest_events_other_api_version",
             "events rendered in another API version than the pinned one, by version",
             ["api_version"],
+            registry=self.registry,
+        )
+        self.queue_depth = Gauge(
+            "ingest_publish_queue_depth",
+            "webhooks waiting for a claim batch",
             registry=self.registry,
         )

@@ -50,6 +50,12 @@ class LedgerUnavailable(Unavailable):
     code = "ledger_unavailable"
 
 
+class Overloaded(Unavailable):
+    """More webhooks wait than `queue_max`: refused at once rather than left to time out."""
+
+    code = "overloaded"
+
+
 class PublishFailed(RuntimeError):
     """A bug, not an outage: logged with its traceback and answered 500 (Stripe retries)."""
 
@@ -156,6 +162,7 @@ class Publisher:
         deadline_s: float,
         workers: int = 1,
         max_batch: int = 256,
+        queue_max: int = 5_000,
     ) -> None:
         self._ledger = ledger
         self._broker = broker
@@ -167,6 +174,8 @@ class Publisher:
         self._loop = asyncio.get_running_loop()
         self._deadlines = Deadlines(self._loop, deadline_s)
         self._queue: asyncio.Queue[Pending] = asyncio.Queue()
+        self._queue_max = queue_max
+        metrics.queue_depth.set_function(self._queue.qsize)
         self._versions_seen: set[str] = set()
         self._workers = [asyncio.create_task(self._work()) for _ in range(workers)]
 
@@ -183,6 +192,8 @@ class Publisher:
         if event["id"] in self._recent:
             self._metrics.duplicates[source].inc()
             return Outcome.DUPLICATE
+        if self._queue.qsize() >= self._queue_max:
+            raise Overloaded(f"{self._queue_max} webhooks are waiting already; try again")
         self._check_version(event)
         done = self._loop.create_future()
         pending = Pending(event, raw or orjson.dumps(event), source, done, time.perf_counter())

@@ -68,6 +68,7 @@ class IngestRuntime:
             deadline_s=settings.publish_timeout_s,
             workers=settings.publish_workers,
             max_batch=settings.publish_max_batch,
+            queue_max=settings.publish_queue_max,
         )
         secrets = await _secrets(settings, pool) if webhooks else {}
         runtime = cls(settings, metrics, pool, broker, ledger, publisher, secrets)

@@ -50,6 +50,12 @@ class IngestSettings(CommonSettings):
         "load, which costs the broker and the database least per event",
     )
     publish_max_batch: int = Field(default=256, description="events per claim transaction")
+    publish_queue_max: int = Field(
+        default=5_000,
+        ge=1,
+        description="webhooks waiting to be published; past it new ones get 503 overloaded at "
+        "once (Stripe retries), instead of waiting out PUBLISH_TIMEOUT_S in a queue",
+    )
     publish_linger_ms: float = Field(
         default=0.0,
         description="how long the producer waits to fill a request to the broker; under load "

@@ -19,6 +19,7 @@ from services.ingest.publisher import (
     Deadlines,
     LedgerUnavailable,
     Outcome,
+    Overloaded,
     Publisher,
     PublishFailed,
     Record,
@@ -325,3 +326,31 @@ async def test_a_webhook_answered_503_past_its_deadline_is_published_by_the_retr
         await publisher.close()
     # and the topic may hold the first copy too: consumers drop it by event id
     assert list(keys(broker)) == ["evt_late"] and len(broker.records) == 2
+
+
+async def test_past_the_queue_bound_a_webhook_is_refused_at_once() -> None:
+    # given a broker that does not answer, and room for two waiting webhooks
+    broker = MemoryBroker()
+    broker.hang = True
+    metrics = IngestMetrics()
+    publisher = Publisher(
+        MemoryLedger(), broker, topic="stripe.events", metrics=metrics, recent=RecentIds(10),
+        deadline_s=5.0, queue_max=2,
+    )  # fmt: skip
+    try:
+        first = asyncio.create_task(publisher.publish(event("evt_1", {"id": "a"}), "platform"))
+        await asyncio.sleep(0.05)  # the worker has taken it and waits on the broker
+        waiting = [
+            asyncio.create_task(publisher.publish(event(f"evt_{i}", {"id": "a"}), "platform"))
+            for i in (2, 3)
+        ]
+        await asyncio.sleep(0.05)
+        assert metrics.registry.get_sample_value("ingest_publish_queue_depth") == 2
+        # when one more arrives, then it is refused at once, with its own reason
+        with pytest.raises(Overloaded) as refused:
+            await publisher.publish(event("evt_4", {"id": "a"}), "platform")
+        assert refused.value.code == "overloaded"
+    finally:
+        await publisher.close()
+        for task in (first, *waiting):
+            task.cancel()
