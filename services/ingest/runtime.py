@@ -36,6 +36,8 @@ class IngestRuntime:
     publisher: Publisher
     secrets: dict[Source, tuple[str, ...]]
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    accounts: backfill.Accounts = field(default_factory=backfill.Accounts)
+    """Connected accounts seen so far: each automatic backfill lists only the new ones."""
 
     @classmethod
     async def start(
@@ -112,7 +114,9 @@ class IngestRuntime:
         interval = self.settings.backfill_interval_s
         while True:
             try:
-                report = await backfill.resume(self.settings, self.ledger, self.publisher)
+                report = await backfill.resume(
+                    self.settings, self.ledger, self.publisher, self.accounts
+                )
                 log.info("automatic backfill: %s", report.summary())
             except Exception:
                 log.exception("automatic backfill failed; the next run will try again")

@@ -81,6 +81,12 @@ class IngestSettings(CommonSettings):
         description="automatic backfills start this long before the last event seen, to "
         "catch events whose delivery was still being retried",
     )
+    backfill_slice_s: int = Field(
+        default=3600,
+        ge=1,
+        description="a backfill lists and publishes this much of its window at a time, so "
+        "that a long window is never held in memory whole",
+    )
 
     def webhook_secrets(self) -> tuple[str, ...]:
         return split_secrets(self.stripe_webhook_secret)
