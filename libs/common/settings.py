@@ -34,6 +34,17 @@ class CommonSettings(BaseSettings):
         default=f"127.0.0.1:{DEFAULT_KAFKA_PORT}", description="Kafka brokers, comma-separated"
     )
     topic_prefix: str = Field(default="", description="prepended to every topic name")
+    kafka_replication_factor: int = Field(
+        default=0,
+        ge=0,
+        description="replicas of every topic (Faust's changelog too); 0 = auto: 3 on a "
+        "cluster of three brokers or more, 1 on a single broker",
+    )
+    kafka_min_insync_replicas: int = Field(
+        default=0,
+        ge=0,
+        description="min.insync.replicas of every topic; 0 = auto: 2, or 1 on a single broker",
+    )
     database_url: SecretStr = Field(
         default=SecretStr(f"postgresql://postgres@127.0.0.1:{DEFAULT_POSTGRES_PORT}/payments"),
         description="PostgreSQL DSN for asyncpg",

@@ -8,17 +8,37 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+DAY_MS = 24 * 3600 * 1000
+FOREVER = -1
+DLQ_RETENTION_MS = 30 * DAY_MS
+"""Long enough for someone to look at a dead letter and replay it after a fix."""
+
 
 @dataclass(frozen=True, slots=True)
 class Topic:
     name: str
     partitions: int
     key_rule: str
-    retention_ms: int = 7 * 24 * 3600 * 1000
+    retention_ms: int = 7 * DAY_MS
 
     @property
     def dlq(self) -> str:
         return f"{self.name}.dlq"
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    """A topic as it is created: name, partitions and the configs we set explicitly."""
+
+    name: str
+    partitions: int
+    retention_ms: int
+    compacted: bool = False
+
+    def configs(self) -> dict[str, str]:
+        if self.compacted:
+            return {"cleanup.policy": "compact", "retention.ms": str(FOREVER)}
+        return {"cleanup.policy": "delete", "retention.ms": str(self.retention_ms)}
 
 
 STRIPE_EVENTS = Topic(
@@ -26,9 +46,18 @@ STRIPE_EVENTS = Topic(
     partitions=6,
     key_rule="metadata.order_id of the event's object (or its PaymentIntent/charge), "
     "else the Stripe object id",
+    # At least as long as Stripe keeps its own event history, so a replay can start anywhere
+    # Stripe could.
+    retention_ms=35 * DAY_MS,
 )
 ORDERS_COMMANDS = Topic("orders.commands", partitions=6, key_rule="order id")
-ORDERS_EVENTS = Topic("orders.events", partitions=6, key_rule="order id")
+ORDERS_EVENTS = Topic(
+    "orders.events",
+    partitions=6,
+    key_rule="order id",
+    # The facts other services rebuild their state from: kept as long as the orders are.
+    retention_ms=FOREVER,
+)
 ORDERS_INBOX = Topic(
     "orders.inbox",
     partitions=6,
@@ -52,10 +81,14 @@ class TopicNames:
     def dlq(self, topic: Topic) -> str:
         return f"{self.prefix}{topic.dlq}"
 
-    def all_names(self) -> list[tuple[str, int]]:
-        """Every topic and DLQ with its partition count, for creating them up front."""
-        names: list[tuple[str, int]] = []
+    def all_names(self) -> list[TopicSpec]:
+        """Every topic and DLQ as it is created up front."""
+        specs: list[TopicSpec] = []
         for topic in ALL:
-            names.append((self.name(topic), topic.partitions))
-            names.append((self.dlq(topic), 1))
-        return names
+            specs.append(TopicSpec(self.name(topic), topic.partitions, topic.retention_ms))
+            specs.append(TopicSpec(self.dlq(topic), 1, DLQ_RETENTION_MS))
+        return specs
+
+    def table(self, app_id: str, table: str, partitions: int) -> TopicSpec:
+        """The changelog of a Faust table (named as Faust names it): compacted, kept."""
+        return TopicSpec(f"{app_id}-{table}-changelog", partitions, FOREVER, compacted=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
-from libs.common.kafka.admin import ensure_topics
+from libs.common.kafka.admin import Durability, TopicTooWeak, ensure_topics
 from libs.common.topics import STRIPE_EVENTS, TopicNames
 from services.ingest import backfill, emulator_setup
 from services.ingest.adapters.kafka import KafkaBroker
@@ -74,7 +74,10 @@ class IngestRuntime:
         )
         secrets = await _secrets(settings, pool) if webhooks else {}
         runtime = cls(settings, metrics, pool, broker, ledger, publisher, secrets)
-        runtime.tasks.append(asyncio.create_task(runtime._ensure_topics()))
+        # A topic weaker than the settings ask stops ingest here, before it serves; a broker
+        # not answering yet does not: webhooks get 503 until it does.
+        if not await runtime._topics_once():
+            runtime.tasks.append(asyncio.create_task(runtime._ensure_topics()))
         if settings.backfill_on_start if auto_backfill is None else auto_backfill:
             runtime.tasks.append(asyncio.create_task(runtime._backfill_forever()))
         return runtime
@@ -97,17 +100,26 @@ class IngestRuntime:
             database = False
         return {"broker": broker, "database": database}
 
-    async def _ensure_topics(self) -> None:
+    async def _topics_once(self) -> bool:
         names = TopicNames(self.settings.topic_prefix).all_names()
-        while True:
-            try:
-                await asyncio.to_thread(
-                    ensure_topics, self.settings.kafka_bootstrap_servers, names, 5.0
-                )
-                return
-            except Exception as exc:
-                log.warning("topics not ensured yet (%s); retrying", exc)
-                await asyncio.sleep(2.0)
+        try:
+            await asyncio.to_thread(
+                ensure_topics,
+                self.settings.kafka_bootstrap_servers,
+                names,
+                5.0,
+                Durability.of(self.settings),
+            )
+            return True
+        except TopicTooWeak:
+            raise
+        except Exception as exc:
+            log.warning("topics not ensured yet (%s); retrying", exc)
+            return False
+
+    async def _ensure_topics(self) -> None:
+        while not await self._topics_once():
+            await asyncio.sleep(2.0)  # noqa: ASYNC110 - polling a broker, not waiting on us
 
     async def _backfill_forever(self) -> None:
         """At start-up, then every `backfill_interval_s`: resume from the last event seen."""

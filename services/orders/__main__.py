@@ -10,10 +10,10 @@ import sys
 from aiohttp import web
 
 from libs.common import logging as json_logging
-from libs.common.kafka.admin import ensure_topics
+from libs.common.kafka.admin import Durability, ensure_topics
 from libs.common.kafka.producer import KafkaProducer
 from libs.common.stripe_client import make_client
-from libs.common.topics import TopicNames
+from libs.common.topics import ORDERS_COMMANDS, TopicNames
 from services.orders import api
 from services.orders.adapters import postgres
 from services.orders.adapters.stripe_gateway import StripeGateway
@@ -30,11 +30,18 @@ def fee_policy(settings: OrdersSettings) -> FeePolicy:
 def run_worker(settings: OrdersSettings) -> int:
     import faust
 
-    from services.orders.agents import build_app
+    from services.orders.agents import app_id, build_app
 
-    # Our registry's partition counts must win over whatever Faust would declare.
-    ensure_topics(settings.kafka_bootstrap_servers, TopicNames(settings.topic_prefix).all_names())
-    app = build_app(settings)
+    # Our registry's partition counts, retention and durability must win over whatever Faust
+    # would declare: its table's changelog is created here too, compacted.
+    names = TopicNames(settings.topic_prefix)
+    changelog = names.table(app_id(settings), "orders", ORDERS_COMMANDS.partitions)
+    durability = ensure_topics(
+        settings.kafka_bootstrap_servers,
+        [*names.all_names(), changelog],
+        durability=Durability.of(settings),
+    )
+    app = build_app(settings, durability)
     worker = faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True)
     worker.execute_from_commandline()
     return 0
@@ -42,7 +49,9 @@ def run_worker(settings: OrdersSettings) -> int:
 
 async def serve_api(settings: OrdersSettings) -> None:
     names = TopicNames(settings.topic_prefix)
-    ensure_topics(settings.kafka_bootstrap_servers, names.all_names())
+    ensure_topics(
+        settings.kafka_bootstrap_servers, names.all_names(), durability=Durability.of(settings)
+    )
     pool = await postgres.connect(settings.database_url.get_secret_value())
     producer = KafkaProducer(settings.kafka_bootstrap_servers, client_id="orders-api")
     gateway = StripeGateway(

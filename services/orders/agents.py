@@ -23,6 +23,7 @@ from faust.types import EventT
 from libs.common.contracts import orders_commands, orders_events
 from libs.common.contracts.envelope import ContractError, Envelope
 from libs.common.contracts.orders_commands import Actor, CancelOrder
+from libs.common.kafka.admin import Durability
 from libs.common.kafka.consumer import PermanentError, dlq_headers
 from libs.common.kafka.producer import KafkaProducer
 from libs.common.stripe_client import make_client
@@ -88,11 +89,19 @@ class TableStore(OrderStore):
             self._decoded.popitem(last=False)
 
 
-def build_app(settings: OrdersSettings) -> faust.App:
+def app_id(settings: OrdersSettings) -> str:
+    """Faust's app id: the consumer group, and the prefix of its table's changelog topic."""
+    return f"{settings.topic_prefix}{settings.orders_worker_id}"
+
+
+def build_app(settings: OrdersSettings, durability: Durability | None = None) -> faust.App:
+    """`durability` is what the topics were created with (see `ensure_topics`); Faust uses it
+    for the topics it declares itself."""
+    durability = durability or Durability(1, 1)
     names = TopicNames(settings.topic_prefix)
     (settings.var_dir / "faust").mkdir(parents=True, exist_ok=True)
     app = faust_transport.App(
-        f"{settings.topic_prefix}{settings.orders_worker_id}",
+        app_id(settings),
         broker=f"kafka://{settings.kafka_bootstrap_servers}",
         store="memory://",
         # Faust makes a folder for its app data even with a memory store; keep it under var/.
@@ -114,6 +123,7 @@ def build_app(settings: OrdersSettings) -> faust.App:
         broker_session_timeout=6,
         broker_heartbeat_interval=1,
         table_standby_replicas=0,
+        topic_replication_factor=durability.replication_factor,
         table_writes_buffered=2 * BATCH_MAX,
     )
     table = app.Table(
