@@ -118,8 +118,9 @@ class IngestRuntime:
             return False
 
     async def _ensure_topics(self) -> None:
-        while not await self._topics_once():
-            await asyncio.sleep(2.0)  # noqa: ASYNC110 - polling a broker, not waiting on us
+        # Polling a broker that may not be up yet: there is no event of ours to wait on.
+        while not await self._topics_once():  # noqa: ASYNC110
+            await asyncio.sleep(2.0)
 
     async def _backfill_forever(self) -> None:
         """At start-up, then every `backfill_interval_s`: resume from the last event seen."""
