@@ -48,7 +48,8 @@ def handle_command(
     try:
         facts = decide(state, command)
     except DomainError as error:
-        return state, [rejected(command, error, command.issued_at)]
+        rejection = rejected(command, error, command.issued_at)
+        return state, [rejection.model_copy(update={"fact_id": identity.fact_id(rejection)})]
     if not facts:
         return state, []
     return apply_facts(state, facts, policy)

@@ -269,3 +269,9 @@ def test_the_refresh_request_is_the_same_in_every_delivery_order() -> None:
     expected = must(run([create(), *events])).facts
     for perm in itertools.permutations(events):
         assert must(run([create(), *perm])).facts == expected
+
+
+def test_every_published_fact_carries_its_id_rejections_too() -> None:
+    facts = publish(None, [create(), succeeded(20), fulfil(second=21), fulfil("again", 22)])
+    assert facts and all(f.fact_id == identity.fact_id(f) for f in facts)
+    assert any(f.type == "CommandRejected" for f in facts)
