@@ -92,6 +92,15 @@ def _id(value: Any) -> str | None:
     return str(value) if value else None
 
 
+def latest_charge(pi: Obj) -> Any:
+    """The PaymentIntent's newest charge in any API version: `latest_charge` since
+    2022-11-15, the first of the `charges` list (newest first) before it."""
+    if "latest_charge" in pi:
+        return pi["latest_charge"]
+    charges = (pi.get("charges") or {}).get("data") or []
+    return charges[0] if charges else None
+
+
 def _fee(charge: Any) -> tuple[int | None, str | None]:
     """Stripe's fee when the charge's balance transaction came expanded, else unknown."""
     if not isinstance(charge, Mapping):
@@ -131,7 +140,7 @@ def _payment_failed(pi: Obj, base: Base) -> list[OrderFact]:
 
 
 def _succeeded(pi: Obj, base: Base) -> list[OrderFact]:
-    charge = pi.get("latest_charge")
+    charge = latest_charge(pi)
     fact = PaymentCaptured(
         **_fields(base),
         currency=pi["currency"],

@@ -312,3 +312,17 @@ def test_timeline_entries_name_cause_and_actor() -> None:
     assert entry.from_status == entry.to_status == "paid"
     first = timeline(state)[0]
     assert first.cause.kind == "command" and first.cause.id == "cmd_create"
+
+
+def test_a_payment_intent_from_before_2022_11_15_still_names_its_charge() -> None:
+    # given a PaymentIntent rendered in an API version that had a `charges` list instead of
+    # `latest_charge` (and an expanded balance transaction on its charge)
+    old_charge = charge(balance_transaction={"id": "txn_1", "fee": 59, "currency": "usd"})
+    obj = intent(
+        "succeeded", amount_received=TOTAL, charges={"object": "list", "data": [old_charge]}
+    )
+    received = event("payment_intent.succeeded", obj, 20)
+    # then the capture knows its charge, and the fee is read from it
+    state = deliver([received])
+    assert state.status == "paid" and state.payment.charge_id == "ch_1"
+    assert state.payment.processing_fee == 59
