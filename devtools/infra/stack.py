@@ -94,7 +94,7 @@ def _fresh_world(settings: InfraSettings, out: Any) -> None:
     by_name = {c.name: c for c in components(settings)}
     database = by_name["postgres"]
     assert isinstance(database, Postgres)
-    postgres.recreate_database(database.port, database.database)
+    postgres.empty_database(database.port, database.database)
     request = urllib.request.Request(  # noqa: S310 - loopback only
         f"{by_name['stripe-emulator'].url()}/_emulator/reset", data=b"{}", method="POST"
     )

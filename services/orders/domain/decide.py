@@ -19,18 +19,14 @@ from libs.common.contracts.orders_commands import (
     OrderCommandBase,
 )
 from libs.common.contracts.orders_events import (
-    AuthorizationCancelRequested,
     CaptureRequested,
     Cause,
-    CheckoutSessionCreated,
-    CheckoutSessionExpireRequested,
     CommandRejected,
     OrderCanceled,
     OrderCompleted,
     OrderCreated,
     OrderFact,
     OrderFulfilled,
-    PaymentIntentCreated,
 )
 from services.orders.domain.errors import (
     CapturePending,
@@ -172,40 +168,7 @@ def _fulfil(state: Order, command: MarkFulfilled) -> OrderFacts:
 
 
 def _cancel(state: Order, command: CancelOrder) -> OrderFacts:
-    """Cancel an unpaid order, and ask Stripe to close every payment attempt still open on it
-    (a PaymentIntent is canceled, a Checkout Session expired), so that canceled means not
-    charged. An attempt that wins the race at Stripe anyway is refunded (see `reactions`)."""
+    """Cancel an unpaid order. Closing its payment attempts at Stripe follows as a reaction
+    (`reactions`), so that an attempt the order learns of only after the cancel is closed too."""
     _require(state, command, ("created",))
-    base = _base(state, command)
-    facts: OrderFacts = [OrderCanceled(**base, reason=command.reason)]
-    for intent in _open_intents(state):
-        facts.append(
-            AuthorizationCancelRequested(
-                **base,
-                payment_intent_id=intent,
-                reason=command.reason,
-                idempotency_key=idempotency_key(state.order_id, "cancel", intent),
-            )
-        )
-    for session in _sessions(state):
-        facts.append(
-            CheckoutSessionExpireRequested(
-                **base, checkout_session_id=session, reason=command.reason
-            )
-        )
-    return facts
-
-
-def _open_intents(state: Order) -> list[str]:
-    """PaymentIntents of the order that may still take money."""
-    payment = state.payment
-    intents = [f.payment_intent_id for f in state.facts if isinstance(f, PaymentIntentCreated)]
-    if payment.payment_intent_id is not None:
-        intents.append(payment.payment_intent_id)
-    done = payment.canceled_intents | {intent for intent, _ in payment.captured_by_intent}
-    return [intent for intent in dict.fromkeys(intents) if intent not in done]
-
-
-def _sessions(state: Order) -> list[str]:
-    """Checkout Sessions of the order; expiring one already complete or expired is a no-op."""
-    return [f.checkout_session_id for f in state.facts if isinstance(f, CheckoutSessionCreated)]
+    return [OrderCanceled(**_base(state, command), reason=command.reason)]

@@ -9,12 +9,15 @@ PaymentIntent does not overwrite the status of the one the buyer is paying with 
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime
 
 from libs.common.contracts.orders_events import (
+    CheckoutSessionCreated,
     PaymentAuthorized,
     PaymentCanceled,
     PaymentCaptured,
     PaymentFailed,
+    PaymentIntentCreated,
     PaymentObserved,
     PaymentRequiresAuthentication,
 )
@@ -172,3 +175,25 @@ def observed(state: Order, fact: PaymentObserved) -> Order:
     if status == "authorized":
         changes["authorized"] = max(payment.authorized, fact.amount_capturable)
     return _with(state, **changes)
+
+
+def open_intents(state: Order) -> list[tuple[str, datetime]]:
+    """PaymentIntents of the order that may still take money, with when each was started."""
+    payment = state.payment
+    started: dict[str, datetime] = {}
+    for fact in state.facts:
+        if isinstance(fact, PaymentIntentCreated):
+            started.setdefault(fact.payment_intent_id, fact.occurred_at)
+    if payment.payment_intent_id is not None:
+        started.setdefault(payment.payment_intent_id, state.last_fact_at)
+    done = payment.canceled_intents | {intent for intent, _ in payment.captured_by_intent}
+    return [(intent, at) for intent, at in started.items() if intent not in done]
+
+
+def sessions(state: Order) -> list[tuple[str, datetime]]:
+    """The order's Checkout Sessions, with when each was started."""
+    return [
+        (f.checkout_session_id, f.occurred_at)
+        for f in state.facts
+        if isinstance(f, CheckoutSessionCreated)
+    ]

@@ -21,8 +21,11 @@ from datetime import datetime
 
 from libs.common.contracts.orders_commands import Actor
 from libs.common.contracts.orders_events import (
+    AuthorizationCancelRequested,
     Cause,
+    CheckoutSessionExpireRequested,
     MismatchKind,
+    OrderCanceled,
     OrderFact,
     PaymentAmountMismatch,
     PaymentAuthorized,
@@ -36,6 +39,7 @@ from libs.common.contracts.orders_events import (
 )
 from services.orders.domain.evolve import is_known
 from services.orders.domain.idempotency import idempotency_key
+from services.orders.domain.payment_rules import open_intents, sessions
 from services.orders.domain.state import Order
 
 
@@ -50,6 +54,7 @@ def reactions(state: Order, policy: Policy) -> list[OrderFact]:
     wanted: list[OrderFact] = _refreshes(state)
     captures = _captures(state)
     if state.status == "canceled":
+        wanted += _closings(state)
         wanted += _refunds(state, captures, "order_canceled")
     paid = 0
     for capture in captures:
@@ -170,3 +175,31 @@ def _refreshes(state: Order) -> list[OrderFact]:
 def _tie(intent: str, second: datetime) -> Cause:
     # Named after the tie, not after its events: which of them arrived first must not matter.
     return Cause(kind="system", id=f"same-second:{intent}:{int(second.timestamp())}")
+
+
+def _closings(state: Order) -> list[OrderFact]:
+    """Every attempt of a canceled order that may still take money is closed at Stripe: open
+    PaymentIntents canceled, Checkout Sessions expired (a session already complete or
+    expired makes that a no-op). A payment that wins the race anyway is refunded."""
+    canceled = next((f for f in reversed(state.facts) if isinstance(f, OrderCanceled)), None)
+    cause = canceled.cause if canceled else Cause(kind="system", id=f"canceled:{state.order_id}")
+    reason = state.cancel_reason
+    facts: list[OrderFact] = []
+    for intent, at in open_intents(state):
+        facts.append(
+            AuthorizationCancelRequested(
+                **_base(state, cause, max(at, state.canceled_at or at)),
+                payment_intent_id=intent,
+                reason=reason,
+                idempotency_key=idempotency_key(state.order_id, "cancel", intent),
+            )
+        )
+    for session, at in sessions(state):
+        facts.append(
+            CheckoutSessionExpireRequested(
+                **_base(state, cause, max(at, state.canceled_at or at)),
+                checkout_session_id=session,
+                reason=reason,
+            )
+        )
+    return facts

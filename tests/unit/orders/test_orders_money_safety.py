@@ -275,3 +275,15 @@ def test_every_published_fact_carries_its_id_rejections_too() -> None:
     facts = publish(None, [create(), succeeded(20), fulfil(second=21), fulfil("again", 22)])
     assert facts and all(f.fact_id == identity.fact_id(f) for f in facts)
     assert any(f.type == "CommandRejected" for f in facts)
+
+
+def test_an_attempt_the_order_learns_of_after_its_cancel_is_closed_too() -> None:
+    # given a canceled order, then the fact of a Checkout Session started just before the
+    # cancel (the API's fact reached the worker after the command)
+    state = must(run([create(), cancel(second=3)]))
+    cs = {"id": "cs_late", "currency": "usd", "amount_total": TOTAL, "created": 1_700_000_002}
+    after, published = apply_facts(state, [checkout_session_created(state, cs, "req_1", API)])
+    # then the session is expired at Stripe, caused by the cancel
+    expire = [f for f in published if isinstance(f, CheckoutSessionExpireRequested)]
+    assert [(f.checkout_session_id, f.cause.id) for f in expire] == [("cs_late", "cmd_cancel")]
+    assert must(after).status == "canceled"

@@ -8,7 +8,6 @@ import pytest
 
 from libs.common.contracts.orders_commands import LineItem, OrderCommandBase
 from libs.common.contracts.orders_events import (
-    AuthorizationCancelRequested,
     CaptureRequested,
     CommandRejected,
     OrderCanceled,
@@ -38,7 +37,7 @@ LEGAL = {
     ("none", "create"): ([OrderCreated], "created"),
     ("created", "cancel"): ([OrderCanceled], "canceled"),
     ("authorized", "fulfil"): ([CaptureRequested], "created"),
-    ("authorized", "cancel"): ([OrderCanceled, AuthorizationCancelRequested], "canceled"),
+    ("authorized", "cancel"): ([OrderCanceled], "canceled"),
     ("paid", "fulfil"): ([OrderFulfilled], "fulfilled"),
     ("fulfilled", "complete"): ([OrderCompleted], "completed"),
 }
