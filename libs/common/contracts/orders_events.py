@@ -28,6 +28,7 @@ from libs.common.contracts.orders_commands import (
     Text,
     ValueObject,
 )
+from libs.common.contracts.types import StripeText
 from libs.common.money import normalize_currency
 
 OrderStatus = Literal[
@@ -107,9 +108,9 @@ class PaymentFailed(OrderFact):
     type: Literal["PaymentFailed"] = "PaymentFailed"
     payment_intent_id: Id
     charge_id: str | None = None
-    decline_code: str | None = None
-    failure_code: str | None = None
-    message: Text = ""
+    decline_code: StripeText | None = None
+    failure_code: StripeText | None = None
+    message: StripeText = ""
 
 
 class PaymentAuthorized(_MoneyFact):
@@ -136,7 +137,7 @@ class PaymentCanceled(OrderFact):
 
     type: Literal["PaymentCanceled"] = "PaymentCanceled"
     payment_intent_id: Id
-    cancellation_reason: str | None = None
+    cancellation_reason: StripeText | None = None
 
 
 class ProcessingFeeRecorded(_MoneyFact):
