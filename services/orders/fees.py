@@ -1,10 +1,8 @@
 """Fee arithmetic for an order, exact in integer minor units, and its breakdown for the UI.
 
 Rules (each chosen so that the parts always add up to what the buyer paid):
-- A rate is `bps` basis points of a base, rounded half up to a whole minor unit
-  (`div_round`), plus `fixed` minor units, then held within `[minimum, maximum]`. Rates are
-  set per currency in that currency's minor units (30 means 0.30 USD, 30 JPY, 0.030 KWD);
-  a currency without its own rate uses the `default` one as is.
+- Rates and the policy are `libs.common.fees`': a currency's own rate is in its minor units,
+  the `default` one is scaled to the currency's exponent.
 - Marketplace fee: per seller, on the seller's item subtotal (tax and shipping excluded);
   a seller with nothing to sell pays nothing, and no fee exceeds what the seller grosses.
 - Taxes pass through to the seller, who is the merchant of record for them.
@@ -22,60 +20,16 @@ Rules (each chosen so that the parts always add up to what the buyer paid):
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from libs.common.contracts.orders_commands import LineItem, Shipping
-from libs.common.money import Money, div_round, exponent, normalize_currency
+from libs.common.fees import FeePolicy, Rate
+from libs.common.money import Money, exponent, normalize_currency
 from services.orders.domain.state import Order
 
-Units = Annotated[int, Field(strict=True, ge=0)]
-
-
-class Rate(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    bps: Annotated[int, Field(strict=True, ge=0, le=10_000)] = 0
-    fixed: Units = 0
-    minimum: Units = 0
-    maximum: Units | None = None
-
-    @model_validator(mode="after")
-    def _bounds(self) -> Rate:
-        if self.maximum is not None and self.maximum < self.minimum:
-            raise ValueError("maximum is below minimum")
-        return self
-
-    def fee(self, base: int) -> int:
-        """bps of `base` rounded half up, plus the fixed part, held within [minimum, maximum]."""
-        amount = div_round(base * self.bps, 10_000, "half_up") + self.fixed
-        amount = max(amount, self.minimum)
-        return amount if self.maximum is None else min(amount, self.maximum)
-
-
-class FeePolicy(BaseModel):
-    """Settings-driven fee rules; keys of the rate tables are currencies or `default`."""
-
-    model_config = ConfigDict(frozen=True)
-
-    marketplace: dict[str, Rate] = Field(default_factory=lambda: {"default": Rate(bps=1000)})
-    processing: dict[str, Rate] = Field(
-        default_factory=lambda: {"default": Rate(bps=290, fixed=30), "jpy": Rate(bps=360)}
-    )
-    processing_fee_bearer: Literal["platform", "seller"] = "platform"
-
-    def marketplace_rate(self, currency: str) -> Rate:
-        return _rate(self.marketplace, currency)
-
-    def processing_rate(self, currency: str) -> Rate:
-        return _rate(self.processing, currency)
-
-
-def _rate(table: dict[str, Rate], currency: str) -> Rate:
-    code = normalize_currency(currency)
-    rate = table.get(code) or table.get(code.upper()) or table.get("default")
-    return rate if rate is not None else Rate()
+__all__ = ["FeeBreakdown", "FeePolicy", "Rate", "SellerFees", "compute", "for_order"]
 
 
 class SellerFees(BaseModel):
