@@ -23,6 +23,7 @@ from libs.common.contracts.orders_events import (
     PaymentCaptured,
     ProcessingFeeRecorded,
 )
+from libs.common.fees import StripeFee
 from libs.common.kafka.consumer import PermanentError
 from services.orders.adapters.stripe_gateway import PaymentsGateway
 from services.orders.handlers import Processor
@@ -68,15 +69,17 @@ class Effects:
         if transaction is None:
             log.warning("charge %s has no balance transaction yet", fact.charge_id)
             return
+        reported = StripeFee.of(transaction)
         await self._processor.send_fact(
             ProcessingFeeRecorded(
                 order_id=fact.order_id,
                 cause=Cause(kind="stripe_event", id=cause_id),
                 actor=Actor(kind="stripe"),
                 occurred_at=datetime.fromtimestamp(int(transaction["created"]), UTC),
-                currency=str(transaction["currency"]),
+                currency=reported.currency,
                 charge_id=fact.charge_id,
-                balance_transaction_id=str(transaction["id"]),
-                fee=int(transaction["fee"]),
+                balance_transaction_id=reported.balance_transaction_id,
+                fee=reported.amount,
+                exchange_rate=reported.exchange_rate,
             )
         )

@@ -129,6 +129,10 @@ class PaymentCaptured(_MoneyFact):
     charge_id: str | None = None
     amount: MinorUnits
     processing_fee: MinorUnits | None = None
+    processing_fee_currency: str | None = Field(
+        default=None, description="the balance transaction's currency, Stripe's settlement one"
+    )
+    exchange_rate: str | None = Field(default=None, description="Stripe's rate, exact decimal")
     balance_transaction_id: str | None = None
 
 
@@ -147,6 +151,7 @@ class ProcessingFeeRecorded(_MoneyFact):
     charge_id: Id
     balance_transaction_id: str | None = None
     fee: MinorUnits
+    exchange_rate: str | None = Field(default=None, description="Stripe's rate, exact decimal")
 
 
 class OrderFulfilled(OrderFact):

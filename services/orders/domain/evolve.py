@@ -218,7 +218,7 @@ def _(fact: PaymentCanceled, state: Order) -> Order:
 
 @apply.register
 def _(fact: ProcessingFeeRecorded, state: Order) -> Order:
-    return pay.fee(state, fact.charge_id, fact.fee)
+    return pay.fee(state, fact)
 
 
 @apply.register

@@ -53,6 +53,9 @@ class Payment:
     captured_by_intent: tuple[tuple[str, int], ...] = ()
     refunded_by_charge: tuple[tuple[str, int], ...] = ()
     fee_by_charge: tuple[tuple[str, int], ...] = ()
+    fee_currency: str | None = None
+    """The currency of `fee_by_charge`: Stripe's settlement currency, not always the order's."""
+    exchange_rate: str | None = None
     canceled_intents: frozenset[str] = frozenset()
 
     @property

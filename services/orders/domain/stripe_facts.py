@@ -31,6 +31,7 @@ from libs.common.contracts.orders_events import (
     PaymentRequiresAuthentication,
     RefundRecorded,
 )
+from libs.common.fees import StripeFee
 from services.orders.domain.errors import InvalidStripeEvent
 from services.orders.domain.idempotency import is_ours
 
@@ -91,14 +92,20 @@ def _id(value: Any) -> str | None:
     return str(value) if value else None
 
 
-def _fee(charge: Any) -> tuple[int | None, str | None]:
-    """Stripe's fee when the charge's balance transaction came expanded, else unknown."""
+def _fee(charge: Any) -> dict[str, Any]:
+    """Stripe's fee, in its currency, when the charge's balance transaction came expanded."""
     if not isinstance(charge, Mapping):
-        return None, None
+        return {}
     transaction = charge.get("balance_transaction")
     if isinstance(transaction, Mapping) and transaction.get("fee") is not None:
-        return int(transaction["fee"]), str(transaction["id"])
-    return None, _id(transaction)
+        fee = StripeFee.of(transaction)
+        return {
+            "processing_fee": fee.amount,
+            "processing_fee_currency": fee.currency,
+            "exchange_rate": fee.exchange_rate,
+            "balance_transaction_id": fee.balance_transaction_id,
+        }
+    return {"balance_transaction_id": _id(transaction)}
 
 
 def _fields(base: Base) -> Base:
@@ -131,15 +138,13 @@ def _payment_failed(pi: Obj, base: Base) -> list[OrderFact]:
 
 def _succeeded(pi: Obj, base: Base) -> list[OrderFact]:
     charge = pi.get("latest_charge")
-    fee, transaction = _fee(charge)
     fact = PaymentCaptured(
         **_fields(base),
         currency=pi["currency"],
         payment_intent_id=pi["id"],
         charge_id=_id(charge),
         amount=int(pi.get("amount_received") or pi["amount"]),
-        processing_fee=fee,
-        balance_transaction_id=transaction,
+        **_fee(charge),
     )
     return [fact]
 
@@ -185,7 +190,6 @@ def _charge(charge: Obj, base: Base) -> list[OrderFact]:
                 amount=int(charge["amount"]),
             )
         ]  # fmt: skip
-    fee, transaction = _fee(charge)
     captured = charge.get("amount_captured")
     fact = PaymentCaptured(
         **_fields(base),
@@ -193,8 +197,7 @@ def _charge(charge: Obj, base: Base) -> list[OrderFact]:
         payment_intent_id=intent,
         charge_id=str(charge["id"]),
         amount=int(captured if captured is not None else charge["amount"]),
-        processing_fee=fee,
-        balance_transaction_id=transaction,
+        **_fee(charge),
     )
     return [fact]
 
