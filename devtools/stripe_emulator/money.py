@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from libs.common.money import MoneyError, div_round, exponent
 
-CARD_FEE_PER_MILLE = 29
+CARD_FEE_BPS = 290
+CARD_FEE_BPS_BY_CURRENCY = {"jpy": 360}
+"""Stripe's published card rate where it differs from 2.9 %: Japan's 3.6 %, no fixed part."""
 CARD_FIXED_FEE = 30
+"""In cents; scaled to the currency's exponent: 0.30 of a major unit, nothing in JPY or KRW."""
 DISPUTE_FEE = 1500
 ZERO_DECIMAL_DISPUTE_FEE = 2000
 
@@ -28,14 +31,24 @@ def is_zero_decimal(currency: str) -> bool:
 
 
 def card_fee(amount: int, currency: str) -> int:
-    """Stripe-like card pricing: 2.9% + 30 minor units.
+    """Stripe-like card pricing: 2.9 % (3.6 % in JPY) + 0.30 of the currency's major unit.
 
-    Zero-decimal currencies (jpy, krw, ...) pay the percentage only: a fixed "30" would mean
-    30 yen rather than 30 cents, so no fixed part is added there.
+    The fixed part follows the exponent: 30 cents, 300 fils (0.300 KWD), and none in
+    zero-decimal currencies (0.30 yen rounds to nothing).
     """
-    percent = round_half_up_div(amount * CARD_FEE_PER_MILLE, 1000)
-    fixed = 0 if is_zero_decimal(currency) else CARD_FIXED_FEE
-    return percent + fixed
+    bps = CARD_FEE_BPS_BY_CURRENCY.get(currency.lower(), CARD_FEE_BPS)
+    percent = round_half_up_div(amount * bps, 10_000)
+    return percent + _fixed_fee(currency)
+
+
+def _fixed_fee(currency: str) -> int:
+    try:
+        shift = exponent(currency) - 2
+    except MoneyError:
+        shift = 0
+    if shift >= 0:
+        return CARD_FIXED_FEE * 10**shift
+    return round_half_up_div(CARD_FIXED_FEE, 10**-shift)
 
 
 def dispute_fee(currency: str) -> int:

@@ -7,23 +7,13 @@ that does not fit the currency's exponent exactly.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-# Stripe's own lists: https://docs.stripe.com/currencies (zero-decimal and three-decimal).
-ZERO_DECIMAL = frozenset(
-    {
-        "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga",
-        "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf",
-    }
-)  # fmt: skip
-THREE_DECIMAL = frozenset({"bhd", "jod", "kwd", "omr", "tnd"})
-
-_CURRENCY = re.compile(r"^[a-z]{3}$")
+from libs.common import currencies
 
 RoundingMode = Literal["half_up", "half_even", "down", "up"]
 
@@ -34,20 +24,18 @@ class MoneyError(ValueError):
 
 def normalize_currency(code: str) -> str:
     """Stripe spells currencies in lower case; accept either and keep one spelling."""
-    lowered = code.strip().lower()
-    if not _CURRENCY.match(lowered):
-        raise MoneyError(f"not an ISO 4217 currency code: {code!r}")
-    return lowered
+    try:
+        return currencies.normalize(code)
+    except currencies.CurrencyError as exc:
+        raise MoneyError(str(exc)) from exc
 
 
 def exponent(currency: str) -> int:
-    """Digits after the decimal point in the currency's minor unit."""
-    code = normalize_currency(currency)
-    if code in ZERO_DECIMAL:
-        return 0
-    if code in THREE_DECIMAL:
-        return 3
-    return 2
+    """Digits after the decimal point in the currency's minor unit, as Stripe's API counts them."""
+    try:
+        return currencies.currency(currency).exponent
+    except currencies.CurrencyError as exc:
+        raise MoneyError(str(exc)) from exc
 
 
 def div_round(numerator: int, denominator: int, mode: RoundingMode = "half_up") -> int:
@@ -146,9 +134,15 @@ class Money:
         return Money(div_round(self.amount * bps, 10_000, mode), self.currency)
 
     def allocate(self, weights: list[int]) -> list[Money]:
-        """Split into parts proportional to `weights` that add up exactly (largest remainder)."""
+        """Split into parts proportional to `weights` that add up exactly (largest remainder).
+
+        A negative amount is split as its positive counterpart, with every part negated.
+        """
         if not weights or any(w < 0 for w in weights) or sum(weights) == 0:
             raise MoneyError("weights must be non-negative and not all zero")
+        if self.amount < 0:
+            # Mirror the positive split, so that a refund or reversal splits as its charge did.
+            return [-part for part in (-self).allocate(weights)]
         total = sum(weights)
         shares = [self.amount * w // total for w in weights]
         remainders = [(self.amount * w % total, -i) for i, w in enumerate(weights)]

@@ -32,6 +32,7 @@ from libs.common.contracts.orders_events import (
     ProcessingFeeRecorded,
     RefundRequested,
 )
+from libs.common.fees import StripeFee
 from libs.common.kafka.consumer import PermanentError
 from services.orders.adapters.stripe_gateway import PaymentsGateway
 from services.orders.handlers import Processor
@@ -135,16 +136,18 @@ class Effects:
         transaction = await self._gateway.balance_transaction_of_charge(charge_id)
         if transaction is None:
             return False
+        reported = StripeFee.of(transaction)
         await self._processor.send_fact(
             ProcessingFeeRecorded(
                 order_id=order_id,
                 cause=cause,
                 actor=Actor(kind="stripe"),
                 occurred_at=datetime.fromtimestamp(int(transaction["created"]), UTC),
-                currency=str(transaction["currency"]),
+                currency=reported.currency,
                 charge_id=charge_id,
-                balance_transaction_id=str(transaction["id"]),
-                fee=int(transaction["fee"]),
+                balance_transaction_id=reported.balance_transaction_id,
+                fee=reported.amount,
+                exchange_rate=reported.exchange_rate,
             )
         )
         return True

@@ -1,10 +1,8 @@
 """Fee arithmetic for an order, exact in integer minor units, and its breakdown for the UI.
 
 Rules (each chosen so that the parts always add up to what the buyer paid):
-- A rate is `bps` basis points of a base, rounded half up to a whole minor unit
-  (`div_round`), plus `fixed` minor units, then held within `[minimum, maximum]`. Rates are
-  set per currency in that currency's minor units (30 means 0.30 USD, 30 JPY, 0.030 KWD);
-  a currency without its own rate uses the `default` one as is.
+- Rates and the policy are `libs.common.fees`': a currency's own rate is in its minor units,
+  the `default` one is scaled to the currency's exponent.
 - Marketplace fee: per seller, on the seller's item subtotal (tax and shipping excluded);
   a seller with nothing to sell pays nothing, and no fee exceeds what the seller grosses.
 - Taxes pass through to the seller, who is the merchant of record for them.
@@ -16,66 +14,41 @@ Rules (each chosen so that the parts always add up to what the buyer paid):
   `processing_fee_bearer` is "seller" it is split in proportion to the sellers' gross, each
   share capped at what the seller has left after the marketplace fee; the platform bears
   the rest (all of it when the bearer is "platform").
-- Per seller: gross = items + tax + shipping = net + marketplace fee + processing share.
+- The processing fee is stated in the currency Stripe reported it in (`settlement_currency`,
+  with Stripe's `exchange_rate`); when that is not the order's currency and sellers bear it,
+  their shares are the fee converted at that rate (half up), and the platform's net is
+  stated per currency, never summed across currencies.
+- Refunds and disputes: what went back to the buyer (refunds, plus a dispute not won, at
+  most the total) is split across sellers in proportion to their gross. The marketplace fee
+  is kept, or returned in proportion, as `marketplace_fee_on_refund` says; Stripe does not
+  return its processing fee, so shares of it stay. A seller's net can then be negative: what
+  the seller owes.
+- Identity: total = returned + marketplace fee + sellers' processing shares + sum of nets;
+  per seller, gross = returned + marketplace fee + processing share + net.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Annotated, Literal
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from libs.common.contracts.orders_commands import LineItem, Shipping
+from libs.common.fees import FeePolicy, Rate, RefundedFee
 from libs.common.money import Money, div_round, exponent, normalize_currency
 from services.orders.domain.state import Order
 
-Units = Annotated[int, Field(strict=True, ge=0)]
+__all__ = ["FeeBreakdown", "FeePolicy", "Rate", "SellerFees", "Settled", "compute", "for_order"]
 
 
-class Rate(BaseModel):
+class Amount(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    bps: Annotated[int, Field(strict=True, ge=0, le=10_000)] = 0
-    fixed: Units = 0
-    minimum: Units = 0
-    maximum: Units | None = None
-
-    @model_validator(mode="after")
-    def _bounds(self) -> Rate:
-        if self.maximum is not None and self.maximum < self.minimum:
-            raise ValueError("maximum is below minimum")
-        return self
-
-    def fee(self, base: int) -> int:
-        """bps of `base` rounded half up, plus the fixed part, held within [minimum, maximum]."""
-        amount = div_round(base * self.bps, 10_000, "half_up") + self.fixed
-        amount = max(amount, self.minimum)
-        return amount if self.maximum is None else min(amount, self.maximum)
-
-
-class FeePolicy(BaseModel):
-    """Settings-driven fee rules; keys of the rate tables are currencies or `default`."""
-
-    model_config = ConfigDict(frozen=True)
-
-    marketplace: dict[str, Rate] = Field(default_factory=lambda: {"default": Rate(bps=1000)})
-    processing: dict[str, Rate] = Field(
-        default_factory=lambda: {"default": Rate(bps=290, fixed=30), "jpy": Rate(bps=360)}
-    )
-    processing_fee_bearer: Literal["platform", "seller"] = "platform"
-
-    def marketplace_rate(self, currency: str) -> Rate:
-        return _rate(self.marketplace, currency)
-
-    def processing_rate(self, currency: str) -> Rate:
-        return _rate(self.processing, currency)
-
-
-def _rate(table: dict[str, Rate], currency: str) -> Rate:
-    code = normalize_currency(currency)
-    rate = table.get(code) or table.get(code.upper()) or table.get("default")
-    return rate if rate is not None else Rate()
+    amount: int
+    currency: str
 
 
 class SellerFees(BaseModel):
@@ -86,13 +59,14 @@ class SellerFees(BaseModel):
     tax: int
     shipping: int
     gross: int
+    returned: int = Field(description="refunded or lost in a dispute, this seller's part")
     marketplace_fee: int
     processing_fee: int
-    net: int
+    net: int = Field(description="owed to the seller now; negative when the seller owes")
 
 
 class FeeBreakdown(BaseModel):
-    """`GET /orders/{id}/fees`: every amount in minor units of `currency`."""
+    """`GET /orders/{id}/fees`: minor units of `currency` unless an amount names its own."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -102,19 +76,44 @@ class FeeBreakdown(BaseModel):
     tax: int
     shipping: int
     total: int
-    marketplace_fee: int
-    processing_fee: int
+    refunded: int
+    disputed: int
+    returned: int = Field(description="refunds plus a dispute not won, at most the total")
+    marketplace_fee: int = Field(description="what the marketplace keeps now")
+    marketplace_fee_on_refund: RefundedFee
+    processing_fee: Amount
     processing_fee_estimated: bool
     processing_fee_bearer: Literal["platform", "seller"]
-    processing_fee_platform: int
-    platform_net: int = Field(description="marketplace fees less the processing fee it bears")
+    processing_fee_sellers: int = Field(description="the sellers' shares, in `currency`")
+    settlement_currency: str
+    exchange_rate: str | None
+    platform_net: tuple[Amount, ...] = Field(
+        description="per currency: marketplace fee and sellers' shares less Stripe's fee"
+    )
     sellers: tuple[SellerFees, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """What Stripe said about the money: its fee (in its currency) and what went back."""
+
+    fee: int | None = None
+    fee_currency: str | None = None
+    exchange_rate: str | None = None
+    refunded: int = 0
+    disputed: int = 0
+
+
 def for_order(order: Order, policy: FeePolicy) -> FeeBreakdown:
-    return compute(
-        order.currency, order.items, order.shipping, policy, order.payment.processing_fee
+    payment = order.payment
+    settled = Settled(
+        fee=payment.processing_fee,
+        fee_currency=payment.fee_currency,
+        exchange_rate=payment.exchange_rate,
+        refunded=order.refunded.amount,
+        disputed=order.disputed.amount,
     )
+    return compute(order.currency, order.items, order.shipping, policy, settled)
 
 
 def compute(
@@ -122,10 +121,11 @@ def compute(
     items: Iterable[LineItem],
     shipping: Shipping | None,
     policy: FeePolicy,
-    actual_processing_fee: int | None = None,
+    settled: Settled | None = None,
 ) -> FeeBreakdown:
     """The whole breakdown; pure, exact, and the parts add up to `total`."""
     currency = normalize_currency(currency)
+    settled = settled or Settled()
     sellers, subtotal, tax = _by_seller(items)
     ship_amount = _split_shipping(currency, shipping, sellers, subtotal, tax=False)
     ship_tax = _split_shipping(currency, shipping, sellers, subtotal, tax=True)
@@ -133,8 +133,13 @@ def compute(
     total = sum(gross)
     rate = policy.marketplace_rate(currency)
     market = [min(rate.fee(s), g) if s > 0 else 0 for s, g in zip(subtotal, gross, strict=True)]
-    fee = _processing_fee(policy, currency, total, actual_processing_fee)
-    shares = _processing_shares(currency, fee, gross, market, policy.processing_fee_bearer)
+    fee = _processing_fee(policy, currency, total, settled)
+    fee_here = _in_order_currency(fee, currency, settled.exchange_rate)
+    shares = _processing_shares(currency, fee_here, gross, market, policy.processing_fee_bearer)
+    returned_total = min(settled.refunded + settled.disputed, total)
+    returned = _split(currency, returned_total, gross)
+    if policy.marketplace_fee_on_refund == "returned":
+        market = [m - _part(m, r, g) for m, r, g in zip(market, returned, gross, strict=True)]
     rows = tuple(
         SellerFees(
             seller_id=seller,
@@ -142,13 +147,13 @@ def compute(
             tax=tax[i] + ship_tax[i],
             shipping=ship_amount[i],
             gross=gross[i],
+            returned=returned[i],
             marketplace_fee=market[i],
             processing_fee=shares[i],
-            net=gross[i] - market[i] - shares[i],
+            net=gross[i] - returned[i] - market[i] - shares[i],
         )
         for i, seller in enumerate(sellers)
     )
-    platform_fee = fee - sum(shares)
     return FeeBreakdown(
         currency=currency,
         exponent=exponent(currency),
@@ -156,20 +161,60 @@ def compute(
         tax=sum(r.tax for r in rows),
         shipping=sum(ship_amount),
         total=total,
+        refunded=settled.refunded,
+        disputed=settled.disputed,
+        returned=returned_total,
         marketplace_fee=sum(market),
-        processing_fee=fee,
-        processing_fee_estimated=actual_processing_fee is None,
+        marketplace_fee_on_refund=policy.marketplace_fee_on_refund,
+        processing_fee=Amount(amount=fee.amount, currency=fee.currency),
+        processing_fee_estimated=settled.fee is None,
         processing_fee_bearer=policy.processing_fee_bearer,
-        processing_fee_platform=platform_fee,
-        platform_net=sum(market) - platform_fee,
+        processing_fee_sellers=sum(shares),
+        settlement_currency=fee.currency,
+        exchange_rate=settled.exchange_rate if fee.currency != currency else None,
+        platform_net=_platform_net(currency, sum(market) + sum(shares), fee),
         sellers=rows,
     )
 
 
-def _processing_fee(policy: FeePolicy, currency: str, total: int, actual: int | None) -> int:
-    """Stripe's actual fee when known, else the estimate; never below 0 nor above the total."""
-    fee = policy.processing_rate(currency).fee(total) if actual is None else actual
-    return min(max(fee, 0), total)
+def _processing_fee(policy: FeePolicy, currency: str, total: int, settled: Settled) -> Money:
+    """Stripe's actual fee when known, else the estimate (never below 0 nor above the total)."""
+    if settled.fee is not None:
+        return Money(max(settled.fee, 0), settled.fee_currency or currency)
+    estimate = policy.processing_rate(currency).fee(total)
+    return Money(min(max(estimate, 0), total), currency)
+
+
+def _in_order_currency(fee: Money, currency: str, exchange_rate: str | None) -> int | None:
+    """The fee in the order's currency: as is, or divided by Stripe's rate; None if unknown.
+
+    Stripe's `exchange_rate` turns the charge's currency into the settlement one
+    (settled = charged x rate), so a fee settled in another currency is fee / rate here.
+    """
+    if fee.currency == currency:
+        return fee.amount
+    if exchange_rate is None:
+        return None
+    numerator, denominator = Decimal(exchange_rate).as_integer_ratio()
+    return div_round(fee.amount * denominator, numerator) if numerator > 0 else None
+
+
+def _platform_net(currency: str, received: int, fee: Money) -> tuple[Amount, ...]:
+    if fee.currency == currency:
+        return (Amount(amount=received - fee.amount, currency=currency),)
+    paid = Amount(amount=-fee.amount, currency=fee.currency)
+    return (Amount(amount=received, currency=currency), paid)
+
+
+def _split(currency: str, amount: int, weights: list[int]) -> list[int]:
+    if amount == 0 or sum(weights) == 0:
+        return [0] * len(weights)
+    return [m.amount for m in Money(amount, currency).allocate(weights)]
+
+
+def _part(fee: int, returned: int, gross: int) -> int:
+    """The marketplace fee returned on `returned` of `gross`, in proportion, half up."""
+    return 0 if gross == 0 else div_round(fee * returned, gross)
 
 
 def _by_seller(items: Iterable[LineItem]) -> tuple[list[str], list[int], list[int]]:
@@ -202,10 +247,10 @@ def _split_shipping(
 
 
 def _processing_shares(
-    currency: str, fee: int, gross: list[int], market: list[int], bearer: str
+    currency: str, fee: int | None, gross: list[int], market: list[int], bearer: str
 ) -> list[int]:
     """Each seller's part of the processing fee; zero everywhere when the platform bears it."""
-    if bearer != "seller" or fee == 0 or sum(gross) == 0:
+    if bearer != "seller" or not fee or sum(gross) == 0:
         return [0] * len(gross)
-    split = Money(fee, currency).allocate(gross)
+    split = Money(min(fee, sum(gross)), currency).allocate(gross)
     return [min(part.amount, g - m) for part, g, m in zip(split, gross, market, strict=True)]

@@ -52,7 +52,12 @@ def order_body(order: Order) -> dict[str, Any]:
             "authorized_at": _at(_authorized_at(order)),
             "captured": _money(order.captured),
             "refunded": _money(order.refunded),
-            "processing_fee": _money(order.money(fee)) if fee is not None else None,
+            "processing_fee": (
+                _money(Money(fee, payment.fee_currency or order.currency))
+                if fee is not None
+                else None
+            ),
+            "exchange_rate": payment.exchange_rate,
         },
         "dispute": (
             {

@@ -13,15 +13,31 @@ import re
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
+from libs.common import currencies
 from libs.common.contracts.envelope import Contract, Message, utc_now
-from libs.common.money import normalize_currency
+from libs.common.contracts.limits import check_order_amounts
+from libs.common.contracts.types import (
+    ADDRESS_FIELDS_MAX,
+    EMAIL_MAX,
+    AddressKey,
+    Id,
+    MinorUnits,
+    Quantity,
+    ShortText,
+    Text,
+)
+from libs.common.text import unstorable
 
-Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
-MinorUnits = Annotated[int, Field(strict=True, ge=0, description="non-negative minor units")]
-Quantity = Annotated[int, Field(strict=True, ge=1, le=1_000_000)]
+__all__ = ["Id", "MinorUnits", "Quantity", "Text"]
 
 ActorKind = Literal["buyer", "seller", "operator", "api", "stripe", "system"]
 CaptureMethod = Literal["automatic", "manual"]
@@ -39,7 +55,7 @@ class Actor(ValueObject):
     """Who made something happen: a person, our own API, or Stripe on its own."""
 
     kind: ActorKind
-    id: str | None = None
+    id: Id | None = None
 
 
 class Buyer(ValueObject):
@@ -51,7 +67,9 @@ class Buyer(ValueObject):
     @classmethod
     def _email(cls, value: str) -> str:
         value = value.strip()
-        if not _EMAIL.match(value):
+        if len(value) > EMAIL_MAX:
+            raise ValueError(f"email is longer than Stripe's {EMAIL_MAX} characters")
+        if unstorable(value) is not None or not _EMAIL.match(value):
             raise ValueError("not an email address")
         return value
 
@@ -82,7 +100,9 @@ class Shipping(ValueObject):
     tax_amount: MinorUnits = 0
     name: Text = ""
     carrier: Text = ""
-    address: dict[str, str] = Field(default_factory=dict)
+    address: dict[AddressKey, ShortText] = Field(
+        default_factory=dict, max_length=ADDRESS_FIELDS_MAX
+    )
     seller_id: Id | None = None
 
     @property
@@ -111,7 +131,12 @@ class CreateOrder(OrderCommandBase):
     @field_validator("currency")
     @classmethod
     def _currency(cls, value: str) -> str:
-        return normalize_currency(value)
+        return currencies.currency(value).code
+
+    @model_validator(mode="after")
+    def _chargeable(self) -> CreateOrder:
+        check_order_amounts(self.currency, self.items, self.shipping)
+        return self
 
     @property
     def total(self) -> int:
@@ -130,7 +155,7 @@ class CompleteOrder(OrderCommandBase):
 
 class CancelOrder(OrderCommandBase):
     type: Literal["CancelOrder"] = "CancelOrder"
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    reason: Annotated[ShortText, StringConstraints(min_length=1)]
 
 
 OrderCommand = Annotated[

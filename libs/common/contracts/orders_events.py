@@ -28,6 +28,7 @@ from libs.common.contracts.orders_commands import (
     Text,
     ValueObject,
 )
+from libs.common.contracts.types import StripeText
 from libs.common.money import normalize_currency
 
 OrderStatus = Literal[
@@ -113,9 +114,9 @@ class PaymentFailed(OrderFact):
     type: Literal["PaymentFailed"] = "PaymentFailed"
     payment_intent_id: Id
     charge_id: str | None = None
-    decline_code: str | None = None
-    failure_code: str | None = None
-    message: Text = ""
+    decline_code: StripeText | None = None
+    failure_code: StripeText | None = None
+    message: StripeText = ""
 
 
 class PaymentAuthorized(_MoneyFact):
@@ -134,6 +135,10 @@ class PaymentCaptured(_MoneyFact):
     charge_id: str | None = None
     amount: MinorUnits
     processing_fee: MinorUnits | None = None
+    processing_fee_currency: str | None = Field(
+        default=None, description="the balance transaction's currency, Stripe's settlement one"
+    )
+    exchange_rate: str | None = Field(default=None, description="Stripe's rate, exact decimal")
     balance_transaction_id: str | None = None
 
 
@@ -142,7 +147,7 @@ class PaymentCanceled(OrderFact):
 
     type: Literal["PaymentCanceled"] = "PaymentCanceled"
     payment_intent_id: Id
-    cancellation_reason: str | None = None
+    cancellation_reason: StripeText | None = None
 
 
 class ProcessingFeeRecorded(_MoneyFact):
@@ -152,6 +157,7 @@ class ProcessingFeeRecorded(_MoneyFact):
     charge_id: Id
     balance_transaction_id: str | None = None
     fee: MinorUnits
+    exchange_rate: str | None = Field(default=None, description="Stripe's rate, exact decimal")
 
 
 class OrderFulfilled(OrderFact):

@@ -260,7 +260,7 @@ def _(fact: PaymentObserved, state: Order) -> Order:
 
 @apply.register
 def _(fact: ProcessingFeeRecorded, state: Order) -> Order:
-    return pay.fee(state, fact.charge_id, fact.fee)
+    return pay.fee(state, fact)
 
 
 @apply.register

@@ -20,6 +20,7 @@ from libs.common.contracts.orders_events import (
     PaymentIntentCreated,
     PaymentObserved,
     PaymentRequiresAuthentication,
+    ProcessingFeeRecorded,
 )
 from services.orders.domain.state import Order, Payment, put_max
 
@@ -114,6 +115,8 @@ def captured(state: Order, fact: PaymentCaptured) -> Order:
             changes["fee_by_charge"] = put_max(
                 payment.fee_by_charge, fact.charge_id, fact.processing_fee
             )
+            changes["fee_currency"] = fact.processing_fee_currency or fact.currency
+            changes["exchange_rate"] = fact.exchange_rate
     return _with(state, **changes)
 
 
@@ -136,8 +139,11 @@ def canceled(state: Order, fact: PaymentCanceled) -> Order:
     return state
 
 
-def fee(state: Order, charge_id: str, amount: int) -> Order:
-    return _with(state, fee_by_charge=put_max(state.payment.fee_by_charge, charge_id, amount))
+def fee(state: Order, fact: ProcessingFeeRecorded) -> Order:
+    table = put_max(state.payment.fee_by_charge, fact.charge_id, fact.fee)
+    return _with(
+        state, fee_by_charge=table, fee_currency=fact.currency, exchange_rate=fact.exchange_rate
+    )
 
 
 def refunded(state: Order, charge_id: str, refunded_total: int) -> Order:

@@ -55,6 +55,9 @@ class Payment:
     """Captures in another currency than the order's, keyed `"<intent> <currency>"`."""
     refunded_by_charge: tuple[tuple[str, int], ...] = ()
     fee_by_charge: tuple[tuple[str, int], ...] = ()
+    fee_currency: str | None = None
+    """The currency of `fee_by_charge`: Stripe's settlement currency, not always the order's."""
+    exchange_rate: str | None = None
     canceled_intents: frozenset[str] = frozenset()
 
     @property

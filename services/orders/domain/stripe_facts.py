@@ -32,6 +32,7 @@ from libs.common.contracts.orders_events import (
     ProcessingFeeRecorded,
     RefundRecorded,
 )
+from libs.common.fees import StripeFee
 from services.orders.domain.errors import InvalidStripeEvent
 from services.orders.domain.idempotency import is_ours
 
@@ -101,14 +102,14 @@ def latest_charge(pi: Obj) -> Any:
     return charges[0] if charges else None
 
 
-def _fee(charge: Any) -> tuple[int | None, str | None]:
-    """Stripe's fee when the charge's balance transaction came expanded, else unknown."""
+def _fee(charge: Any) -> StripeFee | None:
+    """Stripe's fee, in its currency, when the charge's balance transaction came expanded."""
     if not isinstance(charge, Mapping):
-        return None, None
+        return None
     transaction = charge.get("balance_transaction")
     if isinstance(transaction, Mapping) and transaction.get("fee") is not None:
-        return int(transaction["fee"]), str(transaction["id"])
-    return None, _id(transaction)
+        return StripeFee.of(transaction)
+    return None
 
 
 def _fields(base: Base) -> Base:
@@ -157,16 +158,16 @@ def _succeeded(pi: Obj, base: Base) -> list[OrderFact]:
 def _fee_recorded(charge: Any, base: Base) -> list[OrderFact]:
     """The fee as a fact of its own when the charge came with its balance transaction: a
     capture and the fee Stripe took for it are two changes, each told once."""
-    fee, transaction = _fee(charge)
+    fee = _fee(charge)
     if fee is None or not isinstance(charge, Mapping):
         return []
-    txn = charge["balance_transaction"]
     fact = ProcessingFeeRecorded(
         **_fields(base),
-        currency=txn.get("currency") or charge["currency"],
+        currency=fee.currency,
         charge_id=str(charge["id"]),
-        balance_transaction_id=transaction,
-        fee=fee,
+        balance_transaction_id=fee.balance_transaction_id,
+        fee=fee.amount,
+        exchange_rate=fee.exchange_rate,
     )
     return [fact]
 

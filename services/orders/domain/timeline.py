@@ -102,7 +102,9 @@ def _entries(before: Order | None, fact: OrderFact, after: Order) -> list[Timeli
         cause=fact.cause,
         actor=fact.actor,
         text=text,
-        amount=MoneyModel(amount=amount, currency=after.currency) if amount is not None else None,
+        amount=MoneyModel(amount=amount, currency=_currency(fact, before, after))
+        if amount is not None
+        else None,
     )
     pending = after.pending_fulfilment
     if not (isinstance(fact, PaymentCaptured) and before and before.status == "created"):
@@ -120,6 +122,16 @@ def _entries(before: Order | None, fact: OrderFact, after: Order) -> list[Timeli
         }
     )
     return [entry.model_copy(update={"to_status": "paid"}), fulfilled]
+
+
+def _currency(fact: OrderFact, before: Order | None, after: Order) -> str:
+    """Fee entries are in the currency Stripe reported the fee in, the rest in the order's."""
+    fee_only = isinstance(fact, PaymentCaptured) and (
+        before is not None and after.payment.captured == before.payment.captured
+    )
+    if isinstance(fact, ProcessingFeeRecorded) or fee_only:
+        return after.payment.fee_currency or after.currency
+    return after.currency
 
 
 @singledispatch
@@ -174,7 +186,8 @@ def _(fact: PaymentCanceled, before: Order, after: Order) -> tuple[str, int | No
 
 @describe.register
 def _(fact: ProcessingFeeRecorded, before: Order, after: Order) -> tuple[str, int | None]:
-    return "Processing fee recorded", fact.fee
+    rate = f" at exchange rate {fact.exchange_rate}" if fact.exchange_rate else ""
+    return f"Processing fee recorded{rate}", fact.fee
 
 
 @describe.register

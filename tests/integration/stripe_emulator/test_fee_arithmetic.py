@@ -12,9 +12,14 @@ from devtools.stripe_emulator.money import card_fee, round_half_up_div
 
 @given(st.integers(min_value=0, max_value=10**12))
 def test_card_fee_matches_decimal_half_up(amount: int) -> None:
-    exact = (Decimal(amount) * Decimal("0.029")).quantize(Decimal(1), rounding=ROUND_HALF_UP)
-    assert card_fee(amount, "usd") == int(exact) + 30
-    assert card_fee(amount, "jpy") == int(exact)
+    def percent(rate: str) -> int:
+        exact = Decimal(amount) * Decimal(rate)
+        return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+    assert card_fee(amount, "usd") == percent("0.029") + 30
+    assert card_fee(amount, "krw") == percent("0.029")
+    assert card_fee(amount, "jpy") == percent("0.036")
+    assert card_fee(amount, "kwd") == percent("0.029") + 300
 
 
 @given(st.integers(min_value=0, max_value=10**12), st.integers(min_value=1, max_value=10**6))

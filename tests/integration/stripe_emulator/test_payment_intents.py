@@ -58,7 +58,9 @@ def test_fee_rounds_half_up_and_zero_decimal_currencies(client: stripe.StripeCli
     odd = _pay(client, amount=1500, expand=["latest_charge.balance_transaction"])
     assert _fee(odd) == 44 + 30  # 43.5 rounds up to 44
     jpy = _pay(client, amount=5000, currency="jpy", expand=["latest_charge.balance_transaction"])
-    assert _fee(jpy) == 145  # no fixed part in yen
+    assert _fee(jpy) == 180  # 3.6 %, no fixed part in yen
+    krw = _pay(client, amount=5000, currency="krw", expand=["latest_charge.balance_transaction"])
+    assert _fee(krw) == 145  # 2.9 %, no fixed part in won
 
 
 def test_events_of_a_successful_payment(client: stripe.StripeClient) -> None:

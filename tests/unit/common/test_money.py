@@ -87,17 +87,16 @@ def test_basis_points_half_up(amount: int, bps: int) -> None:
     assert abs(Decimal(fee.amount) - exact) <= Decimal("0.5")
 
 
-@given(
-    st.integers(0, 10**12),
-    st.lists(st.integers(0, 1000), min_size=1, max_size=8).filter(lambda w: sum(w) > 0),
-    st.sampled_from(["usd", "jpy", "kwd"]),
-)
+WEIGHTS = st.lists(st.integers(0, 1000), min_size=1, max_size=8).filter(lambda w: sum(w) > 0)
+
+
+@given(st.integers(-(10**12), 10**12), WEIGHTS, st.sampled_from(["usd", "jpy", "kwd"]))
 def test_allocate_adds_up_and_is_fair(amount: int, weights: list[int], currency: str) -> None:
     parts = Money(amount, currency).allocate(weights)
     assert sum(p.amount for p in parts) == amount
     total = sum(weights)
     for part, weight in zip(parts, weights, strict=True):
-        assert part.amount >= 0
+        assert part.amount >= 0 if amount >= 0 else part.amount <= 0
         assert abs(part.amount * total - amount * weight) < total
         if weight == 0:
             assert part.amount == 0
@@ -107,3 +106,23 @@ def test_allocate_adds_up_and_is_fair(amount: int, weights: list[int], currency:
 def test_decimal_round_trip(amount: int, currency: str) -> None:
     money = Money(amount, currency)
     assert Money.from_decimal(money.to_decimal(), currency) == money
+
+
+@given(st.integers(-(10**12), 10**12), WEIGHTS)
+def test_allocate_of_a_negative_amount_mirrors_the_positive_one(
+    amount: int, weights: list[int]
+) -> None:
+    positive = Money(amount, "usd").allocate(weights)
+    assert Money(-amount, "usd").allocate(weights) == [-p for p in positive]
+
+
+def test_allocate_negative_example() -> None:
+    # given -100 split three ways: -34, -33, -33 (not -33, -33, -34 as floor division gives)
+    assert [p.amount for p in Money(-100, "usd").allocate([1, 1, 1])] == [-34, -33, -33]
+
+
+def test_unknown_currency_is_a_clear_error() -> None:
+    with pytest.raises(MoneyError, match="XYZ is not a currency Stripe charges in"):
+        exponent("xyz")
+    with pytest.raises(MoneyError, match="not an ISO 4217 currency code"):
+        exponent("us")
