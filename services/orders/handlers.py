@@ -3,10 +3,12 @@
 The worker takes its inputs in batches. Each record loads its order, lets the pure domain
 decide, and leaves the new state in the batch (so a later record of the same order in the
 batch sees it). The batch then makes the outcome durable in an order that survives a crash
-at any point: all facts on `orders.events` first (with ids derived from the order, the cause
-and the position, so a replay repeats the same ids and consumers drop the copy), then the
-read model, the new facts and the map of Stripe objects in one statement, then the orders'
-table entries.
+at any point: the read model, the new facts and the map of Stripe objects in one statement
+first, then all facts on `orders.events` (with ids derived from the order, the cause and the
+position, so a replay repeats the same ids and consumers drop the copy), then the orders'
+table entries. PostgreSQL goes before the broker because it is the stage that may refuse one
+record's values: a batch it refuses has published nothing, so the culprit can be found and
+dead-lettered (see `batching`) without its facts having reached any consumer.
 Replaying the batch after a crash re-derives the same facts, since the table still holds the
 state from before; the input offsets are committed only after the batch is durable.
 """
@@ -211,13 +213,12 @@ class Processor:
         await send_to_inbox(self._producer, self._names, fact, fact.order_id)
 
     async def commit(self, batch: Batch) -> None:
-        """Make `batch` durable: facts, then read model, then table. Safe to repeat.
+        """Make `batch` durable: read model, then facts, then table. Safe to repeat.
 
         The table goes last: until it holds the new state, a replay re-derives the same
-        facts (same ids) and rewrites the same read model, so a crash at any step leaves
-        neither a lost fact nor a stale view behind. Faust flushes the table's changelog
-        before it commits the input offsets."""
-        await self._producer.send_all(self._names.name(ORDERS_EVENTS), batch.records)
+        facts (same ids) and rewrites the same read model (a row of the same version is
+        left as it is), so a crash at any step leaves neither a lost fact nor a stale view
+        behind. Faust flushes the table's changelog before it commits the input offsets."""
         rows: list[postgres.ViewRow] = []
         facts: list[postgres.FactRow] = []
         kept: list[tuple[Order, int, bytes]] = []
@@ -235,5 +236,6 @@ class Processor:
             )
             kept.append((order, partition, aggregate.snapshot_json(order.order_id, encoded)))
         await postgres.save_changes(self._pool, rows, facts, batch.objects)
+        await self._producer.send_all(self._names.name(ORDERS_EVENTS), batch.records)
         for order, partition, snapshot in kept:
             self._store.put(order, snapshot, partition)

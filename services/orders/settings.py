@@ -29,3 +29,14 @@ class OrdersSettings(CommonSettings):
         default=60.0, description="how often the worker looks for expired authorizations"
     )
     orders_stripe_timeout_s: float = Field(default=20.0, description="deadline of a Stripe call")
+    orders_max_attempts: int = Field(
+        default=3,
+        ge=1,
+        description="attempts at a record that fails for other than an infrastructure fault "
+        "before it goes to the DLQ",
+    )
+    orders_stall_after_s: float = Field(
+        default=60.0,
+        description="/healthz answers 503 when a partition with records waiting has not "
+        "advanced for this long",
+    )
