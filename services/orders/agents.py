@@ -38,6 +38,7 @@ from services.orders import faust_transport
 from services.orders.adapters import postgres
 from services.orders.adapters.stripe_gateway import StripeGateway
 from services.orders.batching import BatchPort, commit_or_split
+from services.orders.command_checks import CommandLimits
 from services.orders.domain import aggregate
 from services.orders.domain.state import Order
 from services.orders.effects import Effects, may_act_on
@@ -189,7 +190,10 @@ class Wiring:
             linger_ms=0,
             poll_thread=False,
         )
-        self.processor = Processor(self.store, pool, self.producer, self.names)
+        limits = CommandLimits(
+            self.settings.orders_command_max_future_s, self.settings.orders_command_max_age_s
+        )
+        self.processor = Processor(self.store, pool, self.producer, self.names, limits)
         gateway = StripeGateway(make_client(self.settings, asynchronous=True))
         self.effects = Effects(gateway, self.processor)
 
@@ -280,7 +284,7 @@ class _Inputs(BatchPort[EventT]):
             message = event.message
             decide = partial(
                 self._processor.decide,
-                batch, message.topic, message.partition, event.key, event.value,
+                batch, message.topic, message.partition, event.key, event.value, message.offset,
             )  # fmt: skip
             if await self._wiring.guarded(decide, message):
                 kept.append(event)

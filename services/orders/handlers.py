@@ -26,6 +26,7 @@ import asyncpg
 from libs.common.contracts import orders_commands, orders_events, orders_inbox, stripe_events
 from libs.common.contracts.envelope import ContractError, Envelope, Message, utc_now
 from libs.common.contracts.orders_events import OrderFact
+from libs.common.kafka.dead_letters import dlq_headers, error_type
 from libs.common.kafka.producer import KafkaProducer
 from libs.common.topics import (
     ORDERS_COMMANDS,
@@ -34,7 +35,7 @@ from libs.common.topics import (
     STRIPE_EVENTS,
     TopicNames,
 )
-from services.orders import views
+from services.orders import command_checks, views
 from services.orders.adapters import postgres
 from services.orders.domain import aggregate
 from services.orders.domain.errors import UnknownOrder
@@ -138,8 +139,15 @@ class Batch:
 
 class Processor:
     def __init__(
-        self, store: OrderStore, pool: asyncpg.Pool, producer: KafkaProducer, names: TopicNames
+        self,
+        store: OrderStore,
+        pool: asyncpg.Pool,
+        producer: KafkaProducer,
+        names: TopicNames,
+        limits: command_checks.CommandLimits | None = None,
     ) -> None:
+        self._limits = limits or command_checks.CommandLimits()
+        self._partition = self._offset = 0  # of the record being decided
         self._store = store
         self._pool = pool
         self._producer = producer
@@ -149,13 +157,20 @@ class Processor:
         self._facts_json = aggregate.FactsJson()
 
     async def decide(
-        self, batch: Batch, topic: str, partition: int, key: bytes | None, raw: bytes | None
+        self,
+        batch: Batch,
+        topic: str,
+        partition: int,
+        key: bytes | None,
+        raw: bytes | None,
+        offset: int = 0,
     ) -> None:
         """Let the domain decide one record into `batch`. Raises `ContractError` for a record
         no retry can help (the caller dead-letters it); `batch` is unchanged by a failure."""
         batch.partition = partition
+        self._partition, self._offset = partition, offset
         if topic == self._commands:
-            await self._on_command(batch, raw)
+            await self._on_command(batch, raw, key)
         elif topic == self._stripe:
             envelope = stripe_events.CONTRACT.decode(raw)
             await self._apply_stripe_event(batch, envelope.payload, key)
@@ -166,12 +181,39 @@ class Processor:
         pending = batch.state(order_id)
         return pending if pending is not None else self._store.get(order_id)
 
-    async def _on_command(self, batch: Batch, raw: bytes | None) -> None:
-        envelope: Envelope[Any] = orders_commands.CONTRACT.decode(raw)
+    async def _on_command(self, batch: Batch, raw: bytes | None, key: bytes | None) -> None:
+        try:
+            envelope: Envelope[Any] = orders_commands.CONTRACT.decode(raw)
+        except ContractError as exc:
+            refused = command_checks.readable_refusal(raw, exc.reason)
+            if refused is None:
+                raise  # nothing names an order: the DLQ alone
+            self._reject(batch, refused)
+            await self._dead_letter_copy(raw, key, exc)
+            return
         command = envelope.payload
+        refused = command_checks.refusal(command, key, utc_now(), self._limits)
+        if refused is not None:
+            self._reject(batch, refused, command.actor)
+            return
         state = self._state(batch, command.order_id)
         after, facts = aggregate.handle_command(state, command)
         batch.add(command.order_id, state, after, facts, envelope.message_id)
+
+    def _reject(self, batch: Batch, refused: command_checks.Refusal, actor: Any = None) -> None:
+        # An answer only: it changes no order, so no state goes into the batch.
+        fact = command_checks.rejection(refused, utc_now(), actor)
+        batch.add(refused.order_id, None, None, [fact], refused.command_id)
+
+    async def _dead_letter_copy(
+        self, raw: bytes | None, key: bytes | None, exc: ContractError
+    ) -> None:
+        """A schema-invalid command is answered and also kept on the DLQ for inspection."""
+        headers = dlq_headers(
+            self._commands, self._partition, self._offset, exc.reason,
+            error=error_type(exc), attempts=1,
+        )  # fmt: skip
+        await self._producer.send(f"{self._commands}.dlq", raw, key=key, headers=headers)
 
     async def _on_inbox(self, batch: Batch, raw: bytes | None, key: bytes | None) -> None:
         message = orders_inbox.CONTRACT.decode(raw).payload

@@ -40,3 +40,12 @@ class OrdersSettings(CommonSettings):
         description="/healthz answers 503 when a partition with records waiting has not "
         "advanced for this long",
     )
+    orders_command_max_future_s: float = Field(
+        default=300.0,
+        description="a command issued further ahead of the worker's clock is rejected "
+        "(command_from_future)",
+    )
+    orders_command_max_age_s: float = Field(
+        default=7 * 24 * 3600.0,
+        description="a command issued longer ago is rejected (command_too_old)",
+    )
