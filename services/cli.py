@@ -56,6 +56,12 @@ def _orders(args: argparse.Namespace) -> int:
     return orders_main([args.role])
 
 
+def _dlq(args: argparse.Namespace) -> int:
+    from services.dlq import run
+
+    return run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="payments", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -85,6 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
     orders = sub.add_parser("orders", help="the orders Faust worker or its HTTP API")
     orders.add_argument("role", choices=["worker", "api"])
     orders.set_defaults(run=_orders)
+
+    from services.dlq import add_arguments as dlq_arguments
+
+    dlq = sub.add_parser("dlq", help="list, show or replay a topic's dead letters")
+    dlq_arguments(dlq)
+    dlq.set_defaults(run=_dlq)
     return parser
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from functools import partial
@@ -21,10 +22,10 @@ import faust
 from faust.types import EventT
 
 from libs.common.contracts import orders_commands, orders_events
-from libs.common.contracts.envelope import ContractError, Envelope
+from libs.common.contracts.envelope import Envelope
 from libs.common.contracts.orders_commands import Actor, CancelOrder
 from libs.common.kafka.admin import Durability
-from libs.common.kafka.consumer import PermanentError, dlq_headers
+from libs.common.kafka.dead_letters import dlq_headers, error_type, handle_or_dead_letter
 from libs.common.kafka.producer import KafkaProducer
 from libs.common.stripe_client import make_client
 from libs.common.topics import (
@@ -37,11 +38,14 @@ from libs.common.topics import (
 from services.orders import faust_transport
 from services.orders.adapters import postgres
 from services.orders.adapters.stripe_gateway import StripeGateway
+from services.orders.batching import BatchPort, commit_or_split
+from services.orders.command_checks import CommandLimits
 from services.orders.domain import aggregate
 from services.orders.domain.reactions import Policy
 from services.orders.domain.state import Order
 from services.orders.effects import Effects, FeeRetry, may_act_on
 from services.orders.handlers import Batch, OrderStore, Processor
+from services.orders.health import WorkerHealth
 from services.orders.settings import OrdersSettings
 
 log = logging.getLogger(__name__)
@@ -163,11 +167,7 @@ def build_app(settings: OrdersSettings, durability: Durability | None = None) ->
     async def retry_fees() -> None:
         await wiring.retry_fees()
 
-    @app.page("/healthz")
-    async def healthz(web: Any, request: Any) -> Any:
-        assigned = sorted(f"{tp.topic}:{tp.partition}" for tp in app.assignor.assigned_actives())
-        return web.json({"status": "ok", "assigned": assigned})
-
+    wiring.health.install(app)
     return app
 
 
@@ -184,6 +184,7 @@ class Wiring:
         self.producer: KafkaProducer | None = None
         self.pool: asyncpg.Pool | None = None
         self._lock = asyncio.Lock()
+        self.health = WorkerHealth(settings.orders_stall_after_s)
 
     async def start(self) -> None:
         """Connect, in the worker's event loop before it consumes (see `before_consuming`).
@@ -209,7 +210,10 @@ class Wiring:
             poll_thread=False,
         )
         policy = Policy(refund_surplus=self.settings.orders_refund_surplus)
-        self.processor = Processor(self.store, pool, self.producer, self.names, policy)
+        limits = CommandLimits(
+            self.settings.orders_command_max_future_s, self.settings.orders_command_max_age_s
+        )
+        self.processor = Processor(self.store, pool, self.producer, self.names, policy, limits)
         gateway = StripeGateway(make_client(self.settings, asynchronous=True))
         self.effects = Effects(gateway, self.processor)
         self.fee_retry = FeeRetry(self.effects)
@@ -245,17 +249,19 @@ class Wiring:
             log.info("authorization of %s expired; canceling order %s", intent, order_id)
 
     async def route(self, events: Sequence[EventT]) -> None:
-        """Decide each record in order (a poison one is dead-lettered, the rest go on), then
-        make the batch durable at once, retrying until it is: nothing is ever skipped."""
+        """Decide each record in order (a poison one is dead-lettered, the next one decided),
+        then make the batch durable, splitting it to dead-letter a record that breaks it."""
         processor = await self.ready()
-        batch = Batch()
+        self.health.progress.received(
+            {(e.message.topic, e.message.partition) for e in events}, time.monotonic()
+        )
+        port = _Inputs(self, processor)
+        batch, kept = await port.decide(events)
+        await commit_or_split(port, kept, batch, max_attempts=self.settings.orders_max_attempts)
+        last: dict[tuple[str, int], int] = {}
         for event in events:
-            message = event.message
-            decide = partial(
-                processor.decide, batch, message.topic, message.partition, event.key, event.value
-            )
-            await self._guarded(decide, message)
-        await self._retrying(partial(processor.commit, batch))
+            last[(event.message.topic, event.message.partition)] = event.message.offset
+        self.health.progress.advanced(last, time.monotonic())
 
     async def effect(self, value: bytes, message: Any) -> None:
         if not may_act_on(value):
@@ -263,37 +269,57 @@ class Wiring:
         await self.ready()
         effects = self.effects
         assert effects is not None
-        await self._guarded(
-            lambda: effects.carry_out(orders_events.CONTRACT.decode(value)), message
+        await self.guarded(lambda: effects.carry_out(orders_events.CONTRACT.decode(value)), message)
+
+    async def guarded(self, handle: Callable[[], Awaitable[None]], message: Any) -> bool:
+        """Run `handle` for `message`: False when the message was dead-lettered instead."""
+
+        async def dead_letter(exc: BaseException, attempts: int) -> None:
+            await self.dead_letter(message, exc, attempts)
+
+        where = f"{message.topic}[{message.partition}]@{message.offset}"
+        return await handle_or_dead_letter(
+            handle, dead_letter, max_attempts=self.settings.orders_max_attempts, what=where
         )
 
-    async def _guarded(self, handle: Callable[[], Awaitable[None]], message: Any) -> None:
-        """Dead-letter what no retry can make succeed; retry the rest."""
-
-        async def or_dead_letter() -> None:
-            try:
-                await handle()
-            except (ContractError, PermanentError) as exc:
-                await self._dead_letter(message, str(exc))
-
-        await self._retrying(or_dead_letter)
-
-    async def _retrying(self, handle: Callable[[], Awaitable[None]]) -> None:
-        """Retry until it succeeds: what failed may succeed later, and skipping loses it."""
-        delay = 0.1
-        while True:
-            try:
-                await handle()
-                return
-            except Exception:
-                log.exception("orders handler failed; retrying in %.1fs", delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-
-    async def _dead_letter(self, message: Any, reason: str) -> None:
+    async def dead_letter(self, message: Any, exc: BaseException, attempts: int) -> None:
         assert self.producer is not None
-        log.error("to DLQ: %s (topic=%s offset=%s)", reason, message.topic, message.offset)
-        headers = dlq_headers(message.topic, message.partition, message.offset, reason)
+        reason, kind = str(exc) or repr(exc), error_type(exc)
+        log.error(
+            "to DLQ: %s: %s (topic=%s offset=%s)", kind, reason, message.topic, message.offset
+        )
+        headers = dlq_headers(
+            message.topic, message.partition, message.offset, reason,
+            error=kind, attempts=attempts,
+        )  # fmt: skip
         await self.producer.send(
             f"{message.topic}.dlq", message.value, key=message.key, headers=headers
         )
+        self.health.dead_lettered(message.topic, kind)
+
+
+class _Inputs(BatchPort[EventT]):
+    """The worker's records as `batching` sees them."""
+
+    def __init__(self, wiring: Wiring, processor: Processor) -> None:
+        self._wiring = wiring
+        self._processor = processor
+
+    async def decide(self, records: Sequence[EventT]) -> tuple[Batch, list[EventT]]:
+        batch = Batch()
+        kept = []
+        for event in records:
+            message = event.message
+            decide = partial(
+                self._processor.decide,
+                batch, message.topic, message.partition, event.key, event.value, message.offset,
+            )  # fmt: skip
+            if await self._wiring.guarded(decide, message):
+                kept.append(event)
+        return batch, kept
+
+    async def commit(self, batch: Batch) -> None:
+        await self._processor.commit(batch)
+
+    async def dead_letter(self, record: EventT, exc: BaseException, attempts: int) -> None:
+        await self._wiring.dead_letter(record.message, exc, attempts)

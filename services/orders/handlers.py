@@ -3,10 +3,12 @@
 The worker takes its inputs in batches. Each record loads its order, lets the pure domain
 decide, and leaves the new state in the batch (so a later record of the same order in the
 batch sees it). The batch then makes the outcome durable in an order that survives a crash
-at any point: all facts on `orders.events` first (each with the id of its change, see
+at any point: the read model, the new facts and the map of Stripe objects in one statement
+first, then all facts on `orders.events` (each with the id of its change, see
 `domain.identity`, so a replay repeats the same ids and consumers drop the copy), then the
-read model, the new facts and the map of Stripe objects in one statement, then the orders'
-table entries.
+orders' table entries. PostgreSQL goes before the broker because it is the stage that may refuse one
+record's values: a batch it refuses has published nothing, so the culprit can be found and
+dead-lettered (see `batching`) without its facts having reached any consumer.
 Replaying the batch after a crash re-derives the same facts, since the table still holds the
 state from before; the input offsets are committed only after the batch is durable.
 """
@@ -23,6 +25,7 @@ import asyncpg
 from libs.common.contracts import orders_commands, orders_events, orders_inbox, stripe_events
 from libs.common.contracts.envelope import ContractError, Envelope, Message, utc_now
 from libs.common.contracts.orders_events import OrderFact
+from libs.common.kafka.dead_letters import dlq_headers, error_type
 from libs.common.kafka.producer import KafkaProducer
 from libs.common.topics import (
     ORDERS_COMMANDS,
@@ -31,7 +34,7 @@ from libs.common.topics import (
     STRIPE_EVENTS,
     TopicNames,
 )
-from services.orders import views
+from services.orders import command_checks, views
 from services.orders.adapters import postgres
 from services.orders.domain import aggregate, identity
 from services.orders.domain.aggregate import DEFAULT_POLICY
@@ -130,8 +133,11 @@ class Processor:
         producer: KafkaProducer,
         names: TopicNames,
         policy: Policy = DEFAULT_POLICY,
+        limits: command_checks.CommandLimits | None = None,
     ) -> None:
         self._policy = policy
+        self._limits = limits or command_checks.CommandLimits()
+        self._partition = self._offset = 0  # of the record being decided
         self._store = store
         self._pool = pool
         self._producer = producer
@@ -141,13 +147,20 @@ class Processor:
         self._facts_json = aggregate.FactsJson()
 
     async def decide(
-        self, batch: Batch, topic: str, partition: int, key: bytes | None, raw: bytes | None
+        self,
+        batch: Batch,
+        topic: str,
+        partition: int,
+        key: bytes | None,
+        raw: bytes | None,
+        offset: int = 0,
     ) -> None:
         """Let the domain decide one record into `batch`. Raises `ContractError` for a record
         no retry can help (the caller dead-letters it); `batch` is unchanged by a failure."""
         batch.partition = partition
+        self._partition, self._offset = partition, offset
         if topic == self._commands:
-            await self._on_command(batch, raw)
+            await self._on_command(batch, raw, key)
         elif topic == self._stripe:
             envelope = stripe_events.CONTRACT.decode(raw)
             await self._apply_stripe_event(batch, envelope.payload, key)
@@ -158,12 +171,40 @@ class Processor:
         pending = batch.state(order_id)
         return pending if pending is not None else self._store.get(order_id)
 
-    async def _on_command(self, batch: Batch, raw: bytes | None) -> None:
-        envelope: Envelope[Any] = orders_commands.CONTRACT.decode(raw)
+    async def _on_command(self, batch: Batch, raw: bytes | None, key: bytes | None) -> None:
+        try:
+            envelope: Envelope[Any] = orders_commands.CONTRACT.decode(raw)
+        except ContractError as exc:
+            refused = command_checks.readable_refusal(raw, exc.reason)
+            if refused is None:
+                raise  # nothing names an order: the DLQ alone
+            self._reject(batch, refused)
+            await self._dead_letter_copy(raw, key, exc)
+            return
         command = envelope.payload
+        refused = command_checks.refusal(command, key, utc_now(), self._limits)
+        if refused is not None:
+            self._reject(batch, refused, command.actor)
+            return
         state = self._state(batch, command.order_id)
         after, facts = aggregate.handle_command(state, command, self._policy)
         batch.add(command.order_id, state, after, facts, envelope.message_id)
+
+    def _reject(self, batch: Batch, refused: command_checks.Refusal, actor: Any = None) -> None:
+        # An answer only: it changes no order, so no state goes into the batch.
+        fact = command_checks.rejection(refused, utc_now(), actor)
+        fact = fact.model_copy(update={"fact_id": identity.fact_id(fact)})
+        batch.add(refused.order_id, None, None, [fact], refused.command_id)
+
+    async def _dead_letter_copy(
+        self, raw: bytes | None, key: bytes | None, exc: ContractError
+    ) -> None:
+        """A schema-invalid command is answered and also kept on the DLQ for inspection."""
+        headers = dlq_headers(
+            self._commands, self._partition, self._offset, exc.reason,
+            error=error_type(exc), attempts=1,
+        )  # fmt: skip
+        await self._producer.send(f"{self._commands}.dlq", raw, key=key, headers=headers)
 
     async def _on_inbox(self, batch: Batch, raw: bytes | None, key: bytes | None) -> None:
         message = orders_inbox.CONTRACT.decode(raw).payload
@@ -205,13 +246,12 @@ class Processor:
         await send_to_inbox(self._producer, self._names, fact, fact.order_id)
 
     async def commit(self, batch: Batch) -> None:
-        """Make `batch` durable: facts, then read model, then table. Safe to repeat.
+        """Make `batch` durable: read model, then facts, then table. Safe to repeat.
 
         The table goes last: until it holds the new state, a replay re-derives the same
-        facts (same ids) and rewrites the same read model, so a crash at any step leaves
-        neither a lost fact nor a stale view behind. Faust flushes the table's changelog
-        before it commits the input offsets."""
-        await self._producer.send_all(self._names.name(ORDERS_EVENTS), batch.records)
+        facts (same ids) and rewrites the same read model (a row of the same version is
+        left as it is), so a crash at any step leaves neither a lost fact nor a stale view
+        behind. Faust flushes the table's changelog before it commits the input offsets."""
         rows: list[postgres.ViewRow] = []
         facts: list[postgres.FactRow] = []
         kept: list[tuple[Order, int, bytes]] = []
@@ -231,5 +271,6 @@ class Processor:
             )
             kept.append((order, partition, aggregate.snapshot_json(order.order_id, encoded)))
         await postgres.save_changes(self._pool, rows, facts, batch.objects)
+        await self._producer.send_all(self._names.name(ORDERS_EVENTS), batch.records)
         for order, partition, snapshot in kept:
             self._store.put(order, snapshot, partition)

@@ -38,3 +38,23 @@ class OrdersSettings(CommonSettings):
         description="an API request's Idempotency-Key claim left unanswered this long (its "
         "request crashed) is taken over by a retry; before that a retry gets 409",
     )
+    orders_max_attempts: int = Field(
+        default=3,
+        ge=1,
+        description="attempts at a record that fails for other than an infrastructure fault "
+        "before it goes to the DLQ",
+    )
+    orders_stall_after_s: float = Field(
+        default=60.0,
+        description="/healthz answers 503 when a partition with records waiting has not "
+        "advanced for this long",
+    )
+    orders_command_max_future_s: float = Field(
+        default=300.0,
+        description="a command issued further ahead of the worker's clock is rejected "
+        "(command_from_future)",
+    )
+    orders_command_max_age_s: float = Field(
+        default=7 * 24 * 3600.0,
+        description="a command issued longer ago is rejected (command_too_old)",
+    )

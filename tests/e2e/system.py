@@ -20,7 +20,7 @@ import stripe
 from libs.common.contracts import orders_commands as oc
 from libs.common.contracts.envelope import Envelope
 from libs.common.kafka.producer import KafkaProducer
-from libs.common.topics import ORDERS_COMMANDS, ORDERS_EVENTS, TopicNames
+from libs.common.topics import ORDERS_COMMANDS, ORDERS_EVENTS, Topic, TopicNames
 from tests.support import processes
 from tests.support.kafka import read_topic
 
@@ -245,3 +245,50 @@ def sessions_at_stripe(system: System, order_id: str) -> list[Json]:
     found = system.stripe.v1.checkout.sessions.list({"limit": 100})
     sessions = [s.to_dict() for s in found.data]
     return [s for s in sessions if s.get("client_reference_id") == order_id]
+
+
+def partition_of(key: str, partitions: int) -> int:
+    """The partition the Java client's murmur2 partitioner (ours too) puts `key` on."""
+    data = key.encode()
+    m, mask = 0x5BD1E995, 0xFFFFFFFF
+    h = (0x9747B28C ^ len(data)) & mask
+    whole = len(data) & ~3
+    for i in range(0, whole, 4):
+        k = int.from_bytes(data[i : i + 4], "little")
+        k = (k * m) & mask
+        k ^= k >> 24
+        k = (k * m) & mask
+        h = ((h * m) & mask) ^ k
+    tail = data[whole:]
+    if tail:
+        for shift, byte in reversed(list(enumerate(tail))):
+            h ^= byte << (8 * shift)
+        h = (h * m) & mask
+    h ^= h >> 13
+    h = (h * m) & mask
+    h ^= h >> 15
+    return (h & 0x7FFFFFFF) % partitions
+
+
+def same_partition_order(key: str, **fields: Any) -> oc.CreateOrder:
+    """A new order whose id lands on the same partition of `orders.commands` as `key`."""
+    wanted = partition_of(key, ORDERS_COMMANDS.partitions)
+    while True:
+        order = new_order(**fields)
+        if partition_of(order.order_id, ORDERS_COMMANDS.partitions) == wanted:
+            return order
+
+
+async def dead_letter_headers(
+    env: dict[str, str], topic: Topic, key: str, timeout: float = 60.0
+) -> Json:
+    """Headers of the first dead letter of `topic` whose key is `key` (fails after `timeout`)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    dlq = TopicNames(env["TOPIC_PREFIX"]).dlq(topic)
+    bootstrap = env["KAFKA_BOOTSTRAP_SERVERS"]
+    while loop.time() < deadline:
+        for message in await read_topic(bootstrap, dlq, expected=10**6, timeout=1.0):
+            if message.key() == key.encode():
+                return {k: v.decode() for k, v in message.headers() or []}
+    raise AssertionError(f"no dead letter keyed {key} on {dlq}")

@@ -2,8 +2,9 @@
 
 Processing is at-least-once: a crash between handling and committing replays the record, so
 handlers must be idempotent (they are: effects are keyed by Stripe event id, command id or
-an idempotency key). A record no retry can fix goes to the topic's DLQ with the reason and
-the partition keeps moving; any other failure is retried with backoff, never skipped.
+an idempotency key). What to retry and what to dead-letter is `dead_letters`' rule: only an
+infrastructure failure is retried without bound; a record that keeps failing goes to the
+topic's DLQ with the reason, and the partition keeps moving.
 """
 
 from __future__ import annotations
@@ -12,32 +13,22 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from typing import Any
 
 import confluent_kafka
 
-from libs.common.contracts.envelope import ContractError
+from libs.common.kafka.dead_letters import (
+    PermanentError,
+    dlq_headers,
+    error_type,
+    handle_or_dead_letter,
+)
 from libs.common.kafka.producer import KafkaProducer
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[confluent_kafka.Message], Awaitable[None]]
-
-
-class PermanentError(Exception):
-    """Raised by a handler for a record that will never succeed; it goes to the DLQ."""
-
-
-def dlq_headers(topic: str, partition: int, offset: int, reason: str) -> dict[str, str]:
-    """Where a dead letter came from and why, so that it can be inspected and replayed."""
-    return {
-        "dlq.reason": reason[:2000],
-        "dlq.topic": topic,
-        "dlq.partition": str(partition),
-        "dlq.offset": str(offset),
-        "dlq.failed_at": datetime.now(UTC).isoformat(),
-    }
+__all__ = ["Handler", "KafkaConsumer", "PermanentError"]
 
 
 class KafkaConsumer:
@@ -53,6 +44,7 @@ class KafkaConsumer:
         dlq_producer: KafkaProducer,
         dlq_for: Callable[[str], str],
         batch_size: int = 200,
+        max_attempts: int = 3,
         extra: Mapping[str, Any] | None = None,
     ) -> None:
         config: dict[str, Any] = {
@@ -70,6 +62,7 @@ class KafkaConsumer:
         self._dlq_producer = dlq_producer
         self._dlq_for = dlq_for
         self._batch_size = batch_size
+        self._max_attempts = max_attempts
         # librdkafka's consumer is not thread-safe: every call goes through this one thread.
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{client_id}-poll")
 
@@ -96,33 +89,24 @@ class KafkaConsumer:
             self._thread.shutdown(wait=False)
 
     async def _handle(self, msg: confluent_kafka.Message, handler: Handler) -> None:
-        delay = 0.1
-        while True:
-            try:
-                await handler(msg)
-                return
-            except (ContractError, PermanentError) as exc:
-                await self.dead_letter(msg, str(exc))
-                return
-            except Exception:
-                log.exception(
-                    "handler failed; retrying in %.1fs (topic=%s partition=%s offset=%s)",
-                    delay,
-                    msg.topic(),
-                    msg.partition(),
-                    msg.offset(),
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        async def dead_letter(exc: BaseException, attempts: int) -> None:
+            await self.dead_letter(msg, str(exc), error=error_type(exc), attempts=attempts)
 
-    async def dead_letter(self, msg: confluent_kafka.Message, reason: str) -> None:
+        where = f"{msg.topic()}[{msg.partition()}]@{msg.offset()}"
+        await handle_or_dead_letter(
+            lambda: handler(msg), dead_letter, max_attempts=self._max_attempts, what=where
+        )
+
+    async def dead_letter(
+        self, msg: confluent_kafka.Message, reason: str, *, error: str = "", attempts: int = 1
+    ) -> None:
         topic = msg.topic() or ""
         log.error("to DLQ: %s (topic=%s offset=%s)", reason, topic, msg.offset())
+        headers = dlq_headers(
+            topic, msg.partition() or 0, msg.offset() or 0, reason, error=error, attempts=attempts
+        )
         await self._dlq_producer.send(
-            self._dlq_for(topic),
-            msg.value(),
-            key=msg.key(),
-            headers=dlq_headers(topic, msg.partition() or 0, msg.offset() or 0, reason),
+            self._dlq_for(topic), msg.value(), key=msg.key(), headers=headers
         )
 
     async def _commit(self, handled: list[confluent_kafka.Message]) -> None:
