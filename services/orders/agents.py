@@ -307,6 +307,7 @@ class _Inputs(BatchPort[EventT]):
 
     async def decide(self, records: Sequence[EventT]) -> tuple[Batch, list[EventT]]:
         batch = Batch()
+        await self._processor.prepare(batch, [(e.message.topic, e.value) for e in records])
         kept = []
         for event in records:
             message = event.message

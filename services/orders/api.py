@@ -21,7 +21,7 @@ from libs.common.contracts.orders_events import OrderFact
 from libs.common.http import ApiError, json_errors
 from libs.common.kafka.producer import KafkaProducer
 from libs.common.topics import TopicNames
-from services.orders import attempts, views
+from services.orders import attempts, command_log, views
 from services.orders.adapters import postgres
 from services.orders.adapters.stripe_gateway import PaymentsGateway, StripeDict
 from services.orders.customers import ensure_customer
@@ -212,6 +212,20 @@ def _claims(request: web.Request) -> Claims:
     return Claims(deps.pool, deps.idempotency_takeover_s, errors)
 
 
+async def get_command(request: web.Request) -> web.Response:
+    """What became of a command: applied (and its facts) or rejected (and why)."""
+    command_id = request.match_info["command_id"]
+    found = await command_log.outcome(request.app[DEPS].pool, command_id)
+    if found is None:
+        raise ApiError(
+            404,
+            "command_unknown",
+            f"no command {command_id} has reached the orders worker (yet)",
+            details={"status": "unknown"},
+        )
+    return web.json_response(found)
+
+
 def create_app(deps: Deps) -> web.Application:
     app = web.Application(middlewares=[request_ids, errors])
     app[DEPS] = deps
@@ -224,6 +238,7 @@ def create_app(deps: Deps) -> web.Application:
     app.router.add_get("/orders/{order_id}", get_order)
     app.router.add_get("/orders/{order_id}/timeline", get_timeline)
     app.router.add_get("/orders/{order_id}/fees", get_fees)
+    app.router.add_get("/commands/{command_id}", get_command)
     app.router.add_get("/healthz", healthz)
     metrics.install(app, deps.registry)
     return app

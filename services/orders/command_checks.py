@@ -35,6 +35,18 @@ class Refusal:
     reason: str
 
 
+def conflict(command: OrderCommandBase) -> Refusal:
+    """`command` reuses the id of an earlier command with another body."""
+    return Refusal(
+        command.order_id,
+        command.command_id,
+        command.type,
+        "command_conflict",
+        f"command_id {command.command_id} was used before with another body; "
+        "a new command needs a new id",
+    )
+
+
 def refusal(
     command: OrderCommandBase, key: bytes | None, now: datetime, limits: CommandLimits
 ) -> Refusal | None:

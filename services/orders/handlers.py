@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
+import orjson
 
 from libs.common.contracts import orders_commands, orders_events, orders_inbox, stripe_events
 from libs.common.contracts.envelope import ContractError, Envelope, Message, utc_now
@@ -34,8 +36,9 @@ from libs.common.topics import (
     STRIPE_EVENTS,
     TopicNames,
 )
-from services.orders import command_checks, views
+from services.orders import command_checks, command_log, views
 from services.orders.adapters import postgres
+from services.orders.command_log import CommandRow
 from services.orders.domain import aggregate, identity
 from services.orders.domain.aggregate import DEFAULT_POLICY
 from services.orders.domain.errors import UnknownOrder
@@ -98,6 +101,8 @@ class Batch:
     before: dict[str, Order | None] = field(default_factory=dict)  # as the batch found them
     objects: list[tuple[str, str]] = field(default_factory=list)
     partition: int = 0  # of the record being decided
+    fingerprints: dict[str, str] = field(default_factory=dict)  # command id -> body's
+    commands: list[CommandRow] = field(default_factory=list)  # outcomes decided here
 
     def state(self, order_id: str) -> Order | None:
         pending = self.orders.get(order_id)
@@ -167,6 +172,12 @@ class Processor:
         else:
             await self._on_inbox(batch, raw, key)
 
+    async def prepare(self, batch: Batch, records: Sequence[tuple[str, bytes | None]]) -> None:
+        """Read, in one query, the fingerprints of the batch's commands decided before."""
+        raws = [raw for topic, raw in records if topic == self._commands]
+        ids = command_log.command_ids(raws)
+        batch.fingerprints.update(await command_log.known(self._pool, ids))
+
     def _state(self, batch: Batch, order_id: str) -> Order | None:
         pending = batch.state(order_id)
         return pending if pending is not None else self._store.get(order_id)
@@ -182,19 +193,36 @@ class Processor:
             await self._dead_letter_copy(raw, key, exc)
             return
         command = envelope.payload
-        refused = command_checks.refusal(command, key, utc_now(), self._limits)
+        now = utc_now()
+        refused = command_checks.refusal(command, key, now, self._limits)
+        digest = command_log.fingerprint(orjson.loads(raw or b"{}")["payload"])
+        first = batch.fingerprints.setdefault(command.command_id, digest)
+        if refused is None and first != digest:
+            refused = command_checks.conflict(command)
         if refused is not None:
-            self._reject(batch, refused, command.actor)
+            self._reject(batch, refused, command.actor, digest)
             return
         state = self._state(batch, command.order_id)
-        after, facts = aggregate.handle_command(state, command, self._policy)
+        after, facts = aggregate.handle_command(state, command, self._policy, accepted_at=now)
         batch.add(command.order_id, state, after, facts, envelope.message_id)
+        if facts:
+            batch.commands.append(
+                command_log.row(command.order_id, command.command_id, digest, facts)
+            )
 
-    def _reject(self, batch: Batch, refused: command_checks.Refusal, actor: Any = None) -> None:
+    def _reject(
+        self,
+        batch: Batch,
+        refused: command_checks.Refusal,
+        actor: Any = None,
+        digest: str = "",
+    ) -> None:
         # An answer only: it changes no order, so no state goes into the batch.
         fact = command_checks.rejection(refused, utc_now(), actor)
         fact = fact.model_copy(update={"fact_id": identity.fact_id(fact)})
         batch.add(refused.order_id, None, None, [fact], refused.command_id)
+        row = command_log.row(refused.order_id, refused.command_id, digest, [fact])
+        batch.commands.append(row)
 
     async def _dead_letter_copy(
         self, raw: bytes | None, key: bytes | None, exc: ContractError
@@ -270,7 +298,7 @@ class Processor:
                 )
             )
             kept.append((order, partition, aggregate.snapshot_json(order.order_id, encoded)))
-        await postgres.save_changes(self._pool, rows, facts, batch.objects)
+        await postgres.save_changes(self._pool, rows, facts, batch.objects, batch.commands)
         await self._producer.send_all(self._names.name(ORDERS_EVENTS), batch.records)
         for order, partition, snapshot in kept:
             self._store.put(order, snapshot, partition)

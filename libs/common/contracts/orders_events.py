@@ -58,6 +58,11 @@ class OrderFact(Message):
     cause: Cause
     actor: Actor
     occurred_at: datetime
+    accepted_at: datetime | None = Field(
+        default=None,
+        description="for a command's facts: when the orders worker took the command (its "
+        "clock), beside `occurred_at`, the client's `issued_at`",
+    )
     from_status: OrderStatus | None = None
     to_status: OrderStatus | None = None
 

@@ -20,6 +20,8 @@ from typing import Any
 import asyncpg
 
 from libs.common import db
+from services.orders import command_log
+from services.orders.command_log import CommandRow
 
 SCHEMA = [
     """CREATE TABLE orders_view (
@@ -68,6 +70,7 @@ SCHEMA = [
     "ALTER TABLE orders_view DROP COLUMN timeline, DROP COLUMN snapshot",
     # The API reads an order's payment attempts from here before starting a new one.
     "CREATE INDEX orders_payment_objects_order ON orders_payment_objects (order_id)",
+    command_log.SCHEMA,
 ]
 
 
@@ -101,16 +104,25 @@ async def save_changes(
     rows: list[ViewRow],
     facts: list[FactRow],
     objects: list[tuple[str, str]],
+    commands: list[CommandRow] | None = None,
 ) -> None:
-    """In one statement: upsert the rows (one order at most once; a row older than the one
+    """In one statement: record the outcome of each command decided (the first one kept),
+    upsert the rows (one order at most once; a row older than the one
     stored — a replay, a late write — leaves the stored one alone), add the facts not stored
     yet (or the earlier telling of a change stored already, which the order now keeps
     instead: see `evolve`), and map Stripe ids (PaymentIntent, charge, session) to their
     orders."""
-    if not (rows or facts or objects):
+    commands = commands or []
+    if not (rows or facts or objects or commands):
         return
     await pool.execute(
-        """WITH facts AS (
+        """WITH commands AS (
+             INSERT INTO orders_commands
+               (command_id, order_id, fingerprint, status, code, reason, facts)
+             SELECT * FROM unnest($10::text[], $11::text[], $12::text[], $13::text[],
+                                  $14::text[], $15::text[], $16::text[])
+             ON CONFLICT (command_id) DO NOTHING),
+           facts AS (
              INSERT INTO orders_facts (order_id, fact_key, fact)
              SELECT * FROM unnest($5::text[], $6::text[], $7::jsonb[])
              ON CONFLICT (order_id, fact_key) DO UPDATE SET fact = EXCLUDED.fact),
@@ -134,6 +146,7 @@ async def save_changes(
         [f.fact for f in facts],
         [object_id for object_id, _ in objects],
         [order_id for _, order_id in objects],
+        *command_log.columns(commands),
     )
 
 

@@ -42,17 +42,24 @@ DEFAULT_POLICY = Policy()
 
 
 def handle_command(
-    state: Order | None, command: OrderCommandBase, policy: Policy = DEFAULT_POLICY
+    state: Order | None,
+    command: OrderCommandBase,
+    policy: Policy = DEFAULT_POLICY,
+    accepted_at: datetime | None = None,
 ) -> Outcome:
-    """Decide and apply a command; a refusal becomes a published `CommandRejected`."""
+    """Decide and apply a command; a refusal becomes a published `CommandRejected`.
+    `accepted_at` (the worker's clock when it took the command) is kept on its facts beside
+    the client's `issued_at`."""
+    stamp = {"accepted_at": accepted_at} if accepted_at is not None else {}
     try:
         facts = decide(state, command)
     except DomainError as error:
         rejection = rejected(command, error, command.issued_at)
-        return state, [rejection.model_copy(update={"fact_id": identity.fact_id(rejection)})]
+        update = {**stamp, "fact_id": identity.fact_id(rejection)}
+        return state, [rejection.model_copy(update=update)]
     if not facts:
         return state, []
-    return apply_facts(state, facts, policy)
+    return apply_facts(state, [f.model_copy(update=stamp) for f in facts], policy)
 
 
 def handle_stripe_event(

@@ -72,6 +72,8 @@ class TimelineEntry(BaseModel):
     actor: Actor
     text: str
     amount: MoneyModel | None = None
+    accepted_at: datetime | None = None
+    """For a command's step: when the worker took it; `at` is the client's `issued_at`."""
 
 
 def timeline(order: Order) -> list[TimelineEntry]:
@@ -105,6 +107,7 @@ def _entries(before: Order | None, fact: OrderFact, after: Order) -> list[Timeli
         amount=MoneyModel(amount=amount, currency=_currency(fact, before, after))
         if amount is not None
         else None,
+        accepted_at=fact.accepted_at,
     )
     pending = after.pending_fulfilment
     if not (isinstance(fact, PaymentCaptured) and before and before.status == "created"):
