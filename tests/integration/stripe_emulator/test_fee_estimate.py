@@ -41,5 +41,8 @@ def test_estimate_agrees_with_the_emulator(
     # then both say the same, in the same currency
     reported = StripeFee.of(transaction.to_dict())
     assert (reported.amount, reported.currency) == (expected_fee, currency)
-    assert estimate.processing_fee == reported.amount
+    assert (estimate.processing_fee.amount, estimate.processing_fee.currency) == (
+        reported.amount,
+        reported.currency,
+    )
     assert reported.exchange_rate is None
