@@ -29,12 +29,11 @@ from libs.common.contracts.orders_events import (
     PaymentCaptured,
     PaymentObserved,
     PaymentRefreshRequested,
-    ProcessingFeeRecorded,
     RefundRequested,
 )
-from libs.common.fees import StripeFee
 from libs.common.kafka.consumer import PermanentError
 from services.orders.adapters.stripe_gateway import PaymentsGateway
+from services.orders.domain import aggregate
 from services.orders.handlers import Processor
 
 log = logging.getLogger(__name__)
@@ -136,20 +135,8 @@ class Effects:
         transaction = await self._gateway.balance_transaction_of_charge(charge_id)
         if transaction is None:
             return False
-        reported = StripeFee.of(transaction)
-        await self._processor.send_fact(
-            ProcessingFeeRecorded(
-                order_id=order_id,
-                cause=cause,
-                actor=Actor(kind="stripe"),
-                occurred_at=datetime.fromtimestamp(int(transaction["created"]), UTC),
-                currency=reported.currency,
-                charge_id=charge_id,
-                balance_transaction_id=reported.balance_transaction_id,
-                fee=reported.amount,
-                exchange_rate=reported.exchange_rate,
-            )
-        )
+        fact = aggregate.processing_fee_recorded(order_id, charge_id, transaction, cause)
+        await self._processor.send_fact(fact)
         return True
 
 

@@ -29,6 +29,7 @@ from libs.common.contracts.orders_events import (
     ProcessingFeeRecorded,
 )
 from libs.common.contracts.stripe_events import StripeEventReceived
+from libs.common.fees import StripeFee
 from services.orders.domain import identity
 from services.orders.domain.decide import decide, rejected
 from services.orders.domain.errors import DomainError, UnknownOrder
@@ -183,18 +184,21 @@ def checkout_session_created(
 
 
 def processing_fee_recorded(
-    order: Order, charge_id: str, transaction: Mapping[str, Any], stripe_event_id: str
+    order_id: str, charge_id: str, transaction: Mapping[str, Any], cause: Cause
 ) -> ProcessingFeeRecorded:
-    """Stripe's actual fee, once the handler fetched the charge's balance transaction."""
+    """Stripe's actual fee, in the currency Stripe reports it in, from the charge's balance
+    transaction once it was fetched."""
+    fee = StripeFee.of(transaction)
     return ProcessingFeeRecorded(
-        order_id=order.order_id,
-        cause=Cause(kind="stripe_event", id=stripe_event_id),
+        order_id=order_id,
+        cause=cause,
         actor=Actor(kind="stripe"),
         occurred_at=_at(transaction),
-        currency=str(transaction["currency"]),
+        currency=fee.currency,
         charge_id=charge_id,
-        balance_transaction_id=str(transaction["id"]),
-        fee=int(transaction["fee"]),
+        balance_transaction_id=fee.balance_transaction_id,
+        fee=fee.amount,
+        exchange_rate=fee.exchange_rate,
     )
 
 

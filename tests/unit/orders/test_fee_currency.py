@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from libs.common.contracts.orders_events import Cause
 from libs.common.fees import FeePolicy
 from services.orders import views
 from services.orders.domain.aggregate import apply_facts, processing_fee_recorded
@@ -32,7 +33,12 @@ def test_a_fee_settled_in_another_currency_is_kept_in_it() -> None:
 
 def test_a_fetched_fee_is_on_the_timeline_in_its_currency() -> None:
     state = must(run([create(), succeeded(20)]))
-    fact = processing_fee_recorded(state, "ch_1", SETTLED_IN_EUR, "evt_charge.succeeded_20")
+    fact = processing_fee_recorded(
+        state.order_id,
+        "ch_1",
+        SETTLED_IN_EUR,
+        Cause(kind="stripe_event", id="evt_charge.succeeded_20"),
+    )
     after, _ = apply_facts(state, [fact])
     entry = timeline(must(after))[-1]
     assert entry.kind == "ProcessingFeeRecorded"

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from libs.common.contracts.orders_events import (
     CaptureRequested,
+    Cause,
     OrderFact,
     OrderFulfilled,
     OrderRefunded,
@@ -249,7 +250,9 @@ def test_actual_fee_from_a_fetched_balance_transaction() -> None:
     state = deliver([succeeded(20), charge_succeeded(20, fee=None)])
     assert state.payment.processing_fee is None
     txn = {"id": "txn_1", "fee": 59, "currency": "usd", "created": 1_700_000_021}
-    fact = processing_fee_recorded(state, "ch_1", txn, "evt_charge.succeeded_20")
+    fact = processing_fee_recorded(
+        state.order_id, "ch_1", txn, Cause(kind="stripe_event", id="evt_charge.succeeded_20")
+    )
     after, published = apply_facts(state, [fact])
     assert after is not None and after.payment.processing_fee == 59 and len(published) == 1
 
