@@ -4,7 +4,7 @@ took a command beside the client's."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -83,4 +83,5 @@ async def test_the_timeline_shows_when_the_worker_took_a_command(
     await system.wait_order(order.order_id, lambda o: o["status"] == "created")
     created = (await system.timeline(order.order_id))[0]
     assert created["kind"] == "OrderCreated"
-    assert created["accepted_at"] and created["accepted_at"] >= created["at"]
+    accepted = datetime.fromisoformat(created["accepted_at"])
+    assert accepted >= datetime.fromisoformat(created["at"])
