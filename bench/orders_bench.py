@@ -19,7 +19,8 @@ emulator, ingest, one orders worker and the orders API as processes, then measur
    paid with its timeline entry, as `GET /orders/{id}/timeline` serves it) minus the post's
    scheduled send time: ingest's verify, dedupe and publish, the broker, the worker, the write.
    It is split into stages by the broker timestamps of the record ingest published and of the
-   fact the worker wrote (every process runs on this machine's one clock).
+   fact the worker wrote after the read model (every process runs on this machine's one
+   clock).
 
 Bounded: fixed counts and a deadline on every wait; every process is stopped on the way out.
 """
@@ -200,8 +201,8 @@ class Bench:
         stages = {
             "total": (due, done),
             "ingest": (due, published),
-            "worker": (published, facts),
-            "view": (facts, done),
+            "worker": (published, done),
+            "facts": (done, facts),
         }
         return {
             "sent": len(orders),
@@ -283,9 +284,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 STAGES = {
     "total": "post -> read model",
     "ingest": "  post -> stripe.events",
-    "worker": "  -> orders.events fact",
-    "view": "  fact -> read model",
+    "worker": "  -> read model",
+    "facts": "  then -> orders.events",
 }
+"""The worker writes the read model first and then publishes the facts (a batch PostgreSQL
+refuses has published nothing), so the last stage comes after the total."""
 
 
 def report(results: dict[str, Any], args: argparse.Namespace) -> str:

@@ -79,11 +79,8 @@ class TableStore(OrderStore):
         return order
 
     def put(self, order: Order, snapshot: bytes, partition: int) -> None:
-        # What `table[key] = snapshot` does, but with the partition given: a batch is written
-        # after its records were consumed, when Faust no longer knows a current event.
         key = order.order_id.encode()
-        self._table.send_changelog(partition, key, snapshot)
-        self._table.data[key] = snapshot
+        faust_transport.write_table(self._table, partition, key, snapshot)
         self._remember(key, snapshot, order)
 
     def _remember(self, key: bytes, raw: bytes, order: Order) -> None:

@@ -1,5 +1,7 @@
-"""A Faust app whose consumer asks the broker to answer fetches sooner, which finishes its own
-set-up before it consumes, and whose table writes may fill a whole batch before they throttle.
+"""Everything of Faust's beyond its documented app API, in one place: a Faust app whose consumer
+asks the broker to answer fetches sooner, which finishes its own set-up before it consumes,
+whose table writes may fill a whole batch before they throttle, and which says what it owns
+and how far its partitions go, and writes a table entry to a partition it names.
 
 Faust hard-codes `fetch_max_wait_ms=1500` for aiokafka. A broker that holds a fetch until that
 deadline even when data has arrived (Tansu does) then adds up to 1.5 s to every hop from a
@@ -14,6 +16,7 @@ from typing import Any
 
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
 from faust.types.transports import ProducerT, TransportT
 
 FETCH_MAX_WAIT_MS = 100
@@ -66,3 +69,19 @@ class App(faust.App):
 
     def _new_transport(self) -> TransportT:
         return _Transport(self.conf.broker_consumer, self)
+
+    def assigned(self) -> set[tuple[str, int]]:
+        """The (topic, partition) pairs this worker owns now."""
+        return {(tp.topic, tp.partition) for tp in self.assignor.assigned_actives()}
+
+    async def end_offsets(self, tps: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        """The broker's high watermark of each of `tps`."""
+        found = await self.consumer.highwaters(*(TP(topic, partition) for topic, partition in tps))
+        return {(tp.topic, tp.partition): int(offset) for tp, offset in found.items()}
+
+
+def write_table(table: Any, partition: int, key: bytes, value: bytes) -> None:
+    """What `table[key] = value` does, with the partition given: a batch is written after its
+    records were consumed, when Faust no longer knows a current event to take it from."""
+    table.send_changelog(partition, key, value)
+    table.data[key] = value

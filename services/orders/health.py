@@ -9,7 +9,6 @@ import logging
 import time
 from typing import Any
 
-from faust.types import TP
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -48,7 +47,7 @@ class WorkerHealth:
     async def check(self, app: Any) -> list[str]:
         """Why the worker is stalled (nothing when it is not); refreshes the gauges. Only
         the partitions assigned now count: a revoked one is another worker's to advance."""
-        assigned = {(tp.topic, tp.partition) for tp in app.assignor.assigned_actives()}
+        assigned = app.assigned()
         for tp in set(self.progress.partitions) - assigned:
             del self.progress.partitions[tp]
         highwaters = await _highwaters(app, list(self.progress.partitions))
@@ -65,9 +64,7 @@ class WorkerHealth:
     def install(self, app: Any) -> None:
         @app.page("/healthz")
         async def healthz(web: Any, request: Any) -> Any:
-            assigned = sorted(
-                f"{tp.topic}:{tp.partition}" for tp in app.assignor.assigned_actives()
-            )
+            assigned = sorted(f"{topic}:{partition}" for topic, partition in app.assigned())
             stalled = await self.check(app)
             if stalled:
                 body = {"status": "stalled", "reasons": stalled, "assigned": assigned}
@@ -84,11 +81,7 @@ async def _highwaters(app: Any, tps: list[TopicPartition]) -> dict[TopicPartitio
     if not tps:
         return {}
     try:
-        found = await asyncio.wait_for(
-            app.consumer.highwaters(*(TP(topic, partition) for topic, partition in tps)),
-            HIGHWATER_TIMEOUT_S,
-        )
+        return await asyncio.wait_for(app.end_offsets(tps), HIGHWATER_TIMEOUT_S)
     except Exception as exc:  # the broker unreachable: judge by what is in flight alone
         log.warning("cannot read the partitions' end offsets: %r", exc)
         return {}
-    return {(tp.topic, tp.partition): int(offset) for tp, offset in found.items()}
