@@ -119,7 +119,9 @@ class Batch:
         encode = orders_events.CONTRACT.encode
         records = [(order_id, encode(_envelope(f, cause))) for f in facts]
         self.records.extend(records)
-        if after is not None and facts:
+        # Also a change that publishes nothing: an earlier telling of a known fact replaces it
+        # (see `evolve`), and that state must be kept like any other.
+        if after is not None and (facts or after is not before):
             self.before.setdefault(order_id, before)
             self.orders[order_id] = (after, self.partition)
 
@@ -278,7 +280,8 @@ class Processor:
 
         The table goes last: until it holds the new state, a replay re-derives the same
         facts (same ids) and rewrites the same read model (a row of the same version is
-        left as it is), so a crash at any step leaves neither a lost fact nor a stale view
+        rewritten with what it holds already), so a crash at any step leaves neither a lost
+        fact nor a stale view
         behind. Faust flushes the table's changelog before it commits the input offsets."""
         rows: list[postgres.ViewRow] = []
         facts: list[postgres.FactRow] = []

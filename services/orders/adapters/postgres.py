@@ -108,7 +108,8 @@ async def save_changes(
 ) -> None:
     """In one statement: record the outcome of each command decided (the first one kept),
     upsert the rows (one order at most once; a row older than the one
-    stored — a replay, a late write — leaves the stored one alone), add the facts not stored
+    stored — a late write — leaves the stored one alone; one of the same version replaces it,
+    since a retold change can replace a fact without adding one), add the facts not stored
     yet (or the earlier telling of a change stored already, which the order now keeps
     instead: see `evolve`), and map Stripe ids (PaymentIntent, charge, session) to their
     orders."""
@@ -136,7 +137,7 @@ async def save_changes(
            ON CONFLICT (order_id) DO UPDATE
              SET version = EXCLUDED.version, status = EXCLUDED.status, body = EXCLUDED.body,
                  updated_at = now()
-             WHERE orders_view.version < EXCLUDED.version""",
+             WHERE orders_view.version <= EXCLUDED.version""",
         [r.order_id for r in rows],
         [r.version for r in rows],
         [r.status for r in rows],

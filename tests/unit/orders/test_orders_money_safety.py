@@ -30,10 +30,12 @@ from services.orders.domain.aggregate import (
     handle_command,
     handle_stripe_event,
     payment_intent_created,
+    processing_fee_recorded,
 )
 from services.orders.domain.reactions import Policy
 from services.orders.domain.state import Order
 from services.orders.domain.timeline import timeline
+from services.orders.handlers import Batch
 
 from .builders import (
     API,
@@ -287,3 +289,22 @@ def test_an_attempt_the_order_learns_of_after_its_cancel_is_closed_too() -> None
     expire = [f for f in published if isinstance(f, CheckoutSessionExpireRequested)]
     assert [(f.checkout_session_id, f.cause.id) for f in expire] == [("cs_late", "cmd_cancel")]
     assert must(after).status == "canceled"
+
+
+def test_an_earlier_telling_that_replaces_a_fact_is_kept_by_the_batch() -> None:
+    # given a paid order whose fee came from our own look-up first
+    state = must(run([create(), succeeded(20)]))
+    txn = {"id": "txn_1", "fee": 59, "currency": "usd", "created": 1_700_000_021}
+    lookup = Cause(kind="api_request", id="fee-lookup-ch_1")
+    state = must(apply_facts(state, [processing_fee_recorded("ord_1", "ch_1", txn, lookup)])[0])
+    # when the same fee arrives as told by the capture's event (it sorts first)
+    told = Cause(kind="stripe_event", id="evt_1")
+    after, published = apply_facts(state, [processing_fee_recorded("ord_1", "ch_1", txn, told)])
+    assert published == [] and after is not state
+    # then the batch keeps the new state, and the replaced fact is among what it writes
+    batch = Batch()
+    batch.add("ord_1", state, after, published, "evt_1")
+    kept, _ = batch.orders["ord_1"]
+    assert kept is after
+    written = [must(after).facts[at] for at in batch.new_facts(must(after))]
+    assert [f.cause for f in written if isinstance(f, ProcessingFeeRecorded)] == [told]
