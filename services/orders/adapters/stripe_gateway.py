@@ -217,8 +217,20 @@ class StripeGateway(PaymentsGateway):
     async def refund(
         self, payment_intent_id: str, amount: int, key: str, metadata: dict[str, str]
     ) -> StripeDict:
+        # The key goes into the refund's metadata too: a refund asked again after Stripe
+        # forgot the key (24 h) finds the one the first try made instead of making another.
+        found = await self._v1.refunds.list_async(
+            {"payment_intent": payment_intent_id, "limit": 100}
+        )
+        for existing in found.data:
+            if (existing.to_dict().get("metadata") or {}).get("idempotency_key") == key:
+                return existing.to_dict()
         refund = await self._v1.refunds.create_async(
-            {"payment_intent": payment_intent_id, "amount": amount, "metadata": metadata},
+            {
+                "payment_intent": payment_intent_id,
+                "amount": amount,
+                "metadata": {**metadata, "idempotency_key": key},
+            },
             {"idempotency_key": key},
         )
         return refund.to_dict()

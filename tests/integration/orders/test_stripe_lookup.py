@@ -102,3 +102,31 @@ async def test_a_capture_stripe_refuses_is_still_refused(emulator_url: str) -> N
 
     with pytest.raises(stripe.InvalidRequestError):
         await gateway.capture(intent["id"], order.total.amount, "capture-key-3")
+
+
+async def test_a_refund_asked_again_under_a_forgotten_key_refunds_once(
+    emulator_url: str,
+) -> None:
+    sdk, order = client(emulator_url), an_order()
+    gateway = StripeGateway(client(emulator_url, asynchronous=True))
+    customer = sdk.v1.customers.create({"email": "ann@example.com"}).id
+    intent = await gateway.create_payment_intent(order, customer, 1)
+    sdk.v1.payment_intents.confirm(intent["id"], {"payment_method": "pm_card_visa"})
+    metadata = {"order_id": order.order_id, "reason": "order_canceled"}
+    key = f"orders:{order.order_id}:refund:{intent['id']}:auto"
+
+    # Given the first try's refund, made under a key Stripe no longer remembers
+    first = sdk.v1.refunds.create(
+        {
+            "payment_intent": intent["id"],
+            "amount": 500,
+            "metadata": {**metadata, "idempotency_key": key},
+        },
+        {"idempotency_key": f"long-gone-{uuid.uuid4().hex}"},
+    )
+
+    again = await gateway.refund(intent["id"], 500, key, metadata)
+
+    assert again["id"] == first.id
+    refunds = sdk.v1.refunds.list({"payment_intent": intent["id"]}).data
+    assert [r.amount for r in refunds] == [500]
