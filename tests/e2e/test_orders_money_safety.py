@@ -11,7 +11,7 @@ import stripe
 
 from libs.common.contracts import orders_commands as oc
 from libs.common.kafka.producer import KafkaProducer
-from tests.e2e.system import Json, System, command
+from tests.e2e.system import Json, System, command, start_checkout
 from tests.e2e.test_orders_payments import TOTAL, authorized, created, paid
 
 pytestmark = pytest.mark.e2e
@@ -49,9 +49,7 @@ async def test_each_capture_and_fee_is_published_once(
 
 async def test_checkout_capture_is_published_once(system: System, commands: KafkaProducer) -> None:
     order = await created(system, commands)
-    reply = await system.request(
-        "POST", f"/orders/{order.order_id}/checkout-session", {}, {"Idempotency-Key": "cs-once"}
-    )
+    reply = await start_checkout(system, order.order_id)
     assert reply.status == 201, reply.body
     await system.emulator(f"/_emulator/checkout/sessions/{reply.body['id']}/complete")
     await system.wait_order(
@@ -88,9 +86,7 @@ async def test_cancel_closes_an_open_checkout_session(
     system: System, commands: KafkaProducer
 ) -> None:
     order = await created(system, commands)
-    reply = await system.request(
-        "POST", f"/orders/{order.order_id}/checkout-session", {}, {"Idempotency-Key": "cs-cancel"}
-    )
+    reply = await start_checkout(system, order.order_id)
     assert reply.status == 201, reply.body
     await system.send(commands, command(oc.CancelOrder, order.order_id, reason="changed mind"))
     await system.wait_order(order.order_id, lambda o: o["status"] == "canceled")

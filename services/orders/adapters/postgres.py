@@ -163,11 +163,6 @@ async def load_facts(pool: asyncpg.Pool, order_id: str) -> list[str]:
     return [row["fact"] for row in rows]
 
 
-async def remember_objects(pool: asyncpg.Pool, pairs: list[tuple[str, str]]) -> None:
-    """Map Stripe ids (PaymentIntent, charge, session) to their orders."""
-    await save_changes(pool, [], [], pairs)
-
-
 async def order_of(pool: asyncpg.Pool, object_ids: list[str]) -> str | None:
     if not object_ids:
         return None
